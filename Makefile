@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The README's two commands: `make demo` and `make check`.  Both install
+# the Debian packages they need first (scripts/deps.sh).
+BUILD  ?= build
+ASAN   ?= build-asan
+FUZZ   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+
+.PHONY: all deps check check-plain check-valgrind check-asan cppcheck demo fuzz bench clean
+
+all: deps
+	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
+	ninja -C $(BUILD)
+
+deps:
+	@scripts/deps.sh
+
+check: all
+	$(MAKE) --no-print-directory check-plain check-valgrind check-asan cppcheck
+
+check-plain:
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+
+check-valgrind:
+	meson test -C $(BUILD) --suite unit --setup=valgrind --print-errorlogs --num-processes 2
+
+check-asan:
+	@test -f $(ASAN)/build.ninja || meson setup $(ASAN) -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(ASAN)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C $(ASAN) --suite unit --print-errorlogs --num-processes 2
+
+cppcheck:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE -I src -I $(BUILD) src/
+
+demo: all
+	scripts/demo.sh $(BUILD)/zeolite
+
+fuzz: deps
+	@test -f $(FUZZ)/build.ninja || CC=clang meson setup $(FUZZ) -Dfuzz=true -Dtests=false
+	ninja -C $(FUZZ)
+	scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
+bench: all
+	bench/run-all.sh $(BUILD)/zeolite
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

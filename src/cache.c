@@ -1,0 +1,781 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "cache.h"
+#include "unpack.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "build-config.h"
+
+#define STAMP_FORMAT 1
+#define ID_HEX_LEN 32
+
+struct CacheProgress {
+	int lock_fd;
+	LockOwner *owner;
+	int64_t last_ms;
+	bool hooked;
+};
+
+const char *cache_kind_name(CacheKind k)
+{
+	static const char *const names[] = { [CACHE_SNAPSHOTS] = "snapshots", [CACHE_SEEDS] = "seeds" };
+	return k < _CACHE_KIND_MAX ? names[k] : "?";
+}
+
+const char *cache_action_name(CacheAction a)
+{
+	static const char *const names[] = {
+		[CACHE_REUSED] = "reused", [CACHE_WAITED] = "waited", [CACHE_UNPACKED] = "unpacked"
+	};
+	return names[a];
+}
+
+static int kind_fd(const Store *st, CacheKind k)
+{
+	return k == CACHE_SEEDS ? st->cache_seeds_fd : st->cache_snapshots_fd;
+}
+
+void test_point(const char *name)
+{
+#if TEST_HOOKS
+	const char *e = secure_getenv("ZEOLITE_TEST_EXIT_AT");
+	const char *p = secure_getenv("ZEOLITE_TEST_PAUSE_AT");
+
+	if (e && strcmp(e, name) == 0)
+		_exit(99);
+	if (p && strcmp(p, name) == 0) {
+		const char *notify = secure_getenv("ZEOLITE_TEST_NOTIFY");
+		if (notify) {
+			int fd = open(notify, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+			if (fd >= 0) {
+				_cleanup_free_ char *line = xasprintf("%s %d\n", name, (int) getpid());
+				(void) write_all(fd, line, strlen(line));
+				close(fd);
+			}
+		}
+		for (;;)
+			pause();
+	}
+#else
+	(void) name;
+#endif
+}
+
+void cache_progress(CacheProgress *p, uint64_t done, uint64_t total)
+{
+	int64_t now = now_ms();
+
+	if (!p->hooked && total && done * 2 >= total) {
+		/* Halfway: a named point for crash tests. */
+		p->hooked = true;
+		test_point("unpack-half");
+	}
+	if (now - p->last_ms < 250 && done < total)
+		return;
+	p->last_ms = now;
+	if (total)
+		snprintf(p->owner->progress, sizeof(p->owner->progress), "%u%% unpacked",
+			 (unsigned) (done * 100 / total));
+	(void) lock_owner_write(p->lock_fd, p->owner);
+}
+
+/* ---- ids -------------------------------------------------------------- */
+
+static int digest_fd(int fd, char **ret)
+{
+	static const char hex[] = "0123456789abcdef";
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	_cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
+	off_t off = 0;
+	int r = 0;
+
+	if (!ctx)
+		die_oom();
+	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = -EIO;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1 << 20, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += n;
+		if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
+			r = -EIO;
+			goto out;
+		}
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len * 2 < ID_HEX_LEN) {
+		r = -EIO;
+		goto out;
+	}
+	char *s = xmalloc(ID_HEX_LEN + 1);
+	for (unsigned i = 0; i < ID_HEX_LEN / 2; i++) {
+		s[2 * i] = hex[md[i] >> 4];
+		s[2 * i + 1] = hex[md[i] & 15];
+	}
+	s[ID_HEX_LEN] = '\0';
+	*ret = s;
+out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+static bool valid_id(const char *s, size_t n)
+{
+	if (n != ID_HEX_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
+{
+	_cleanup_close_ int fp_fd = -EBADF, tmp_fd = -EBADF;
+	char name[160], buf[ID_HEX_LEN + 2], proc[64];
+	char *id = NULL;
+	struct stat s;
+	ssize_t n;
+	int r;
+
+	if (fstat(fd, &s) < 0)
+		return -errno;
+	if (!S_ISREG(s.st_mode))
+		return -EINVAL;
+	snprintf(name, sizeof(name), "%jx-%jx-%jx-%jd.%09ld-%jd.%09ld", (uintmax_t) s.st_dev,
+		 (uintmax_t) s.st_ino, (uintmax_t) s.st_size, (intmax_t) s.st_mtim.tv_sec,
+		 s.st_mtim.tv_nsec, (intmax_t) s.st_ctim.tv_sec, s.st_ctim.tv_nsec);
+
+	fp_fd = store_subdir_at(kind_fd(st, kind), ".fingerprints", true);
+	if (fp_fd < 0)
+		return fp_fd;
+	{
+		_cleanup_close_ int f = openat(fp_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (f >= 0) {
+			n = read(f, buf, sizeof(buf));
+			if (n >= ID_HEX_LEN && valid_id(buf, ID_HEX_LEN)) {
+				*ret_id = xstrndup(buf, ID_HEX_LEN);
+				return 0;
+			}
+		}
+	}
+
+	r = digest_fd(fd, &id);
+	if (r < 0)
+		return r;
+	/* Record it: write a private file, then link it into place. */
+	tmp_fd = openat(fp_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (tmp_fd >= 0) {
+		buf[0] = '\0';
+		snprintf(buf, sizeof(buf), "%s\n", id);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tmp_fd);
+		if (write_all(tmp_fd, buf, ID_HEX_LEN + 1) == 0)
+			(void) linkat(AT_FDCWD, proc, fp_fd, name, AT_SYMLINK_FOLLOW);
+	}
+	*ret_id = id;
+	return 0;
+}
+
+/* ---- stamps ----------------------------------------------------------- */
+
+typedef struct Stamp {
+	char label[256];
+	char group[128];
+	uint64_t size;
+	uint64_t files;
+	int64_t prepared;
+	int format;
+} Stamp;
+
+typedef struct FillStats {
+	uint64_t entries;
+	uint64_t bytes;
+} FillStats;
+
+static int stamp_write_at(int dir_fd, const CacheRequest *req, const FillStats *us)
+{
+	_cleanup_close_ int fd = -EBADF;
+	_cleanup_free_ char *text = xasprintf("format=%d\nid=%s\nkind=%s\nsource=%s\ngroup=%s\n"
+					      "size=%" PRIu64 "\nfiles=%" PRIu64 "\nprepared=%" PRId64 "\n",
+					      STAMP_FORMAT, req->id, cache_kind_name(req->kind), req->label,
+					      req->group ? req->group : "", us->bytes, us->entries,
+					      (int64_t) time(NULL));
+	int r;
+
+	fd = openat(dir_fd, "stamp", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, text, strlen(text));
+	if (r < 0)
+		return r;
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+static int stamp_read_at(int dir_fd, const char *id, Stamp *ret)
+{
+	_cleanup_free_ char *path = xasprintf("%s/stamp", id);
+	_cleanup_free_ char *text = NULL;
+	Stamp s = { 0 };
+	int r;
+
+	r = read_file_at(dir_fd, path, 65536, &text, NULL);
+	if (r < 0)
+		return r;
+	for (char *line = text, *next; line && *line; line = next) {
+		char *eq;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq++ = '\0';
+		if (strcmp(line, "source") == 0)
+			snprintf(s.label, sizeof(s.label), "%s", eq);
+		else if (strcmp(line, "group") == 0)
+			snprintf(s.group, sizeof(s.group), "%s", eq);
+		else if (strcmp(line, "size") == 0)
+			s.size = strtoull(eq, NULL, 10);
+		else if (strcmp(line, "files") == 0)
+			s.files = strtoull(eq, NULL, 10);
+		else if (strcmp(line, "prepared") == 0)
+			s.prepared = strtoll(eq, NULL, 10);
+		else if (strcmp(line, "format") == 0)
+			s.format = atoi(eq);
+	}
+	*ret = s;
+	return 0;
+}
+
+/* ---- acquire ---------------------------------------------------------- */
+
+static int open_lock_file(int dir_fd, const char *id)
+{
+	_cleanup_free_ char *name = xasprintf("%s.lock", id);
+	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+static bool entry_ready(int dir_fd, const char *id)
+{
+	struct stat s;
+	return fstatat(dir_fd, id, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(s.st_mode);
+}
+
+static long remaining_ms(const CacheRequest *req, int64_t start)
+{
+	int64_t left;
+
+	if (req->timeout_ms <= 0)
+		return req->timeout_ms;
+	left = req->timeout_ms - (now_ms() - start);
+	return left > 0 ? (long) left : 1;
+}
+
+static char *describe_holder(int lock_fd, const char *what)
+{
+	LockOwner o;
+
+	if (lock_owner_read(lock_fd, &o) == 0 && strcmp(o.state, "preparing") == 0) {
+		_cleanup_free_ char *d = lock_owner_describe(&o);
+		return xasprintf("%s is held by %s", what, d);
+	}
+	return xasprintf("%s is held by another process (zeolite gc removing it?)", what);
+}
+
+static char *timeout_message(const CacheRequest *req, int lock_fd, int r)
+{
+	_cleanup_free_ char *what = xasprintf("%s cache entry '%s' (%s)",
+					      req->kind == CACHE_SEEDS ? "seed" : "snapshot", req->label, req->id);
+	_cleanup_free_ char *held = describe_holder(lock_fd, what);
+
+	if (r == -EAGAIN)
+		return xasprintf("%s; not waiting (lock_timeout 0)", held);
+	return xasprintf("%s; gave up after %ld s (lock_timeout)", held, req->timeout_ms / 1000);
+}
+
+/* Remove .tmp.<id>.* leftovers; returns how many. */
+static int remove_leftovers(int dir_fd, const char *id)
+{
+	_cleanup_free_ char *prefix = xasprintf(".tmp.%s.", id);
+	size_t plen = strlen(prefix);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, prefix, plen) == 0 && rm_rf_at(dir_fd, de->d_name) >= 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, char **ret_recovered,
+			 char **ret_err)
+{
+	int dir_fd = kind_fd(st, req->kind);
+	_cleanup_close_ int tmp_fd = -EBADF, tree_fd = -EBADF;
+	_cleanup_free_ char *tmp = NULL;
+	LockOwner prev, me;
+	CacheProgress progress;
+	FillStats us = { 0 };
+	uint64_t rnd;
+	int r, n;
+
+	test_point("locked");
+
+	/* Did the one before us die half-way?  Its record says "preparing"
+	 * but it no longer holds the lock we now hold. */
+	if (lock_owner_read(lock_fd, &prev) == 0 && strcmp(prev.state, "preparing") == 0) {
+		_cleanup_free_ char *d = lock_owner_describe(&prev);
+		*ret_recovered = xasprintf("previous preparation of '%s' by %s did not finish; starting over",
+					   req->label, d);
+	}
+	n = remove_leftovers(dir_fd, req->id);
+	if (n > 0 && !*ret_recovered)
+		*ret_recovered = xasprintf("leftovers of an unfinished preparation of '%s' found; starting over",
+					   req->label);
+	test_point("cleaned");
+
+	lock_owner_self(&me, "preparing", req->label);
+	r = lock_owner_write(lock_fd, &me);
+	if (r < 0)
+		return r;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t) now_ms();
+	tmp = xasprintf(".tmp.%s.%016" PRIx64, req->id, rnd);
+	if (mkdirat(dir_fd, tmp, 0755) < 0)
+		return -errno;
+	tmp_fd = openat(dir_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tmp_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (mkdirat(tmp_fd, "tree", 0755) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	tree_fd = openat(tmp_fd, "tree", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (tree_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	test_point("staging");
+
+	progress = (CacheProgress) { .lock_fd = lock_fd, .owner = &me };
+	r = req->fill(req->userdata, tree_fd, &progress, &us.entries, &us.bytes, ret_err);
+	if (r < 0)
+		goto fail;
+	test_point("filled");
+
+	/* The stamp: what this entry was made from, inside it. */
+	r = stamp_write_at(tmp_fd, req, &us);
+	if (r < 0)
+		goto fail;
+	if (fsync(tree_fd) < 0 || fsync(tmp_fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	test_point("synced");
+
+	if (renameat2(dir_fd, tmp, dir_fd, req->id, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	test_point("renamed");
+	if (fsync(dir_fd) < 0)
+		return -errno;
+
+	snprintf(me.state, sizeof(me.state), "ready");
+	snprintf(me.progress, sizeof(me.progress), "done");
+	(void) lock_owner_write(lock_fd, &me);
+	test_point("published");
+	return 0;
+
+fail:
+	(void) rm_rf_at(dir_fd, tmp);
+	/* We cleaned up after ourselves: not a crash for the next one. */
+	snprintf(me.state, sizeof(me.state), "failed");
+	(void) lock_owner_write(lock_fd, &me);
+	return r;
+}
+
+static char *entry_path(const Store *st, CacheKind kind, const char *id)
+{
+	return xasprintf("%s/cache/%s/%s/tree", st->path, cache_kind_name(kind), id);
+}
+
+int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, char **ret_err)
+{
+	int dir_fd = kind_fd(st, req->kind);
+	_cleanup_close_ int lock_fd = -EBADF;
+	_cleanup_free_ char *recovered = NULL;
+	LockRegistration reg = LOCK_REGISTRATION_INIT;
+	int64_t start = now_ms(), waited = 0;
+	CacheAction action = CACHE_REUSED;
+	_cleanup_free_ char *prefix = NULL;
+	LockOwner me;
+	int r;
+
+	if (!valid_id(req->id, strlen(req->id)))
+		return -EINVAL;
+
+	lock_fd = open_lock_file(dir_fd, req->id);
+	if (lock_fd < 0)
+		return lock_fd;
+
+	/* USE shared: only gc ever holds it exclusively, and only briefly. */
+	r = lock_byte(lock_fd, LOCK_BYTE_USE, F_RDLCK, req->timeout_ms);
+	if (r == -ETIMEDOUT || r == -EAGAIN) {
+		*ret_err = timeout_message(req, lock_fd, r);
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	}
+	if (r < 0)
+		return r;
+
+	/* Only the slow path and holders register (G6: the ready path is a
+	 * handful of syscalls). */
+	prefix = xasprintf("%s.%s", cache_kind_name(req->kind), req->id);
+
+	if (!entry_ready(dir_fd, req->id)) {
+		/* The slow path: say who waits, for status. */
+		lock_owner_self(&me, "waiting", req->label);
+		r = lock_register(st->locks_fd, prefix, &me, &reg);
+		if (r < 0)
+			return r;
+		/* Not ready: become the preparer, or wait asleep for the one
+		 * who is. */
+		r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0);
+		if (r == -EAGAIN) {
+			action = CACHE_WAITED;
+			test_point("waiting");
+			if (req->timeout_ms == 0)
+				r = -EAGAIN;
+			else
+				r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, remaining_ms(req, start));
+			waited = now_ms() - start;
+		}
+		if (r == -ETIMEDOUT || r == -EAGAIN) {
+			*ret_err = timeout_message(req, lock_fd, r);
+			lock_unregister(&reg);
+			return -ETIMEDOUT;
+		}
+		if (r < 0) {
+			lock_unregister(&reg);
+			return r;
+		}
+		if (!entry_ready(dir_fd, req->id)) {
+			r = prepare_entry(st, req, lock_fd, &recovered, ret_err);
+			if (r < 0) {
+				(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
+				lock_unregister(&reg);
+				return r;
+			}
+			action = CACHE_UNPACKED;
+		} else
+			action = CACHE_WAITED;
+		(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
+	}
+
+	if (req->hold) {
+		lock_owner_self(&me, "using", req->label);
+		if (reg.fd >= 0)
+			(void) lock_registration_update(&reg, &me);
+		else {
+			r = lock_register(st->locks_fd, prefix, &me, &reg);
+			if (r < 0)
+				return r;
+		}
+	} else
+		lock_unregister(&reg);
+
+	*ret = (CacheLease) {
+		.lock_fd = TAKE_FD(lock_fd),
+		.id = xstrdup(req->id),
+		.path = entry_path(st, req->kind, req->id),
+		.action = action,
+		.waited_ms = waited,
+		.recovered = TAKE_PTR(recovered),
+		.reg = reg,
+	};
+	return 0;
+}
+
+void cache_release(CacheLease *l)
+{
+	lock_unregister(&l->reg);
+	closep(&l->lock_fd);
+	l->lock_fd = -EBADF;
+	free(l->id);
+	free(l->path);
+	free(l->recovered);
+	l->id = l->path = l->recovered = NULL;
+}
+
+/* ---- list ------------------------------------------------------------- */
+
+/* Collect the ids named in DIR_FD: "<id>", "<id>.lock", ".tmp.<id>.*". */
+static char **collect_ids(int dir_fd)
+{
+	_cleanup_close_ int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char **ids = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return xcalloc(1, sizeof(char *));
+	d = fdopendir(fd);
+	if (!d)
+		return xcalloc(1, sizeof(char *));
+	fd = -EBADF;
+	while ((de = readdir(d))) {
+		const char *s = de->d_name;
+		size_t len;
+		bool dup = false;
+
+		if (strncmp(s, ".tmp.", 5) == 0)
+			s += 5;
+		len = strcspn(s, ".");
+		if (!valid_id(s, len))
+			continue;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = strncmp(ids[i], s, len) == 0;
+		if (dup)
+			continue;
+		xgrow(&ids, &cap, n + 2, sizeof(char *));
+		ids[n++] = xstrndup(s, len);
+		ids[n] = NULL;
+	}
+	closedir(d);
+	return ids ? ids : xcalloc(1, sizeof(char *));
+}
+
+static bool has_leftovers(int dir_fd, const char *id)
+{
+	_cleanup_free_ char *prefix = xasprintf(".tmp.%s.", id);
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	while (!found && (de = readdir(d)))
+		found = strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return found;
+}
+
+static void entry_info(int dir_fd, CacheKind kind, const char *id, CacheEntryInfo *e)
+{
+	_cleanup_free_ char *lockname = xasprintf("%s.lock", id);
+	_cleanup_close_ int lock_fd = -EBADF;
+	Stamp s;
+
+	*e = (CacheEntryInfo) { .kind = kind, .id = xstrdup(id) };
+	e->ready = entry_ready(dir_fd, id);
+	if (e->ready && stamp_read_at(dir_fd, id, &s) == 0) {
+		e->label = xstrdup(s.label);
+		e->group = xstrdup(s.group);
+		e->size = s.size;
+		e->files = s.files;
+		e->prepared = s.prepared;
+	}
+	if (e->ready) {
+		_cleanup_free_ char *sp = xasprintf("%s/stamp", id);
+		struct stat ss;
+		if (fstatat(dir_fd, sp, &ss, AT_SYMLINK_NOFOLLOW) == 0)
+			e->prepared_ns = (int64_t) ss.st_mtim.tv_sec * 1000000000 + ss.st_mtim.tv_nsec;
+	}
+	e->leftovers = has_leftovers(dir_fd, id);
+	lock_fd = openat(dir_fd, lockname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (lock_fd >= 0) {
+		e->preparing = lock_byte_test(lock_fd, LOCK_BYTE_PREPARE, F_RDLCK) > 0;
+		e->in_use = lock_byte_test(lock_fd, LOCK_BYTE_USE, F_WRLCK) > 0;
+		(void) lock_owner_read(lock_fd, &e->preparer);
+	}
+}
+
+static void entry_info_done(CacheEntryInfo *e)
+{
+	free(e->id);
+	free(e->label);
+	free(e->group);
+}
+
+int cache_list(const Store *st, CacheKind kind, CacheEntryFn fn, void *userdata)
+{
+	int dir_fd = kind_fd(st, kind);
+	char **ids = collect_ids(dir_fd);
+
+	for (char **id = ids; *id; id++) {
+		CacheEntryInfo e;
+
+		entry_info(dir_fd, kind, *id, &e);
+		fn(userdata, &e);
+		entry_info_done(&e);
+	}
+	strv_free(ids);
+	return 0;
+}
+
+/* ---- gc --------------------------------------------------------------- */
+
+static int cmp_prepared_desc(const void *a, const void *b)
+{
+	const CacheEntryInfo *x = a, *y = b;
+	int g = strcmp(x->group ? x->group : "", y->group ? y->group : "");
+
+	if (g)
+		return g;
+	return (x->prepared_ns < y->prepared_ns) - (x->prepared_ns > y->prepared_ns);
+}
+
+/* Remove entry ID if nobody uses or prepares it; never waits. */
+static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bool remove_ready,
+		    const CacheGcOptions *o, CacheGcFn fn, void *userdata)
+{
+	int dir_fd = kind_fd(st, kind);
+	_cleanup_close_ int lock_fd = open_lock_file(dir_fd, e->id);
+	_cleanup_close_ int trash_fd = -EBADF;
+	_cleanup_free_ char *label = xasprintf("%s/%s", cache_kind_name(kind), e->id);
+	int r;
+
+	if (lock_fd < 0)
+		return lock_fd;
+	if (lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0) < 0)
+		return 0; /* being prepared: not ours to touch */
+	if (e->leftovers) {
+		fn(userdata, kind, label, "leftovers of an unfinished preparation");
+		if (!o->dry_run)
+			(void) remove_leftovers(dir_fd, e->id);
+	}
+	if (!remove_ready || !e->ready)
+		return 0;
+	r = lock_byte(lock_fd, LOCK_BYTE_USE, F_WRLCK, 0);
+	if (r < 0) {
+		fn(userdata, kind, label, "kept: in use");
+		return 0;
+	}
+	fn(userdata, kind, label, o->dry_run ? "would remove: unused" : "removed: unused");
+	if (o->dry_run)
+		return 0;
+	trash_fd = store_subdir_at(dir_fd, ".trash", true);
+	if (trash_fd < 0)
+		return trash_fd;
+	{
+		uint64_t rnd = (uint64_t) now_ms() ^ ((uint64_t) getpid() << 40);
+		_cleanup_free_ char *t = xasprintf("%s.%016" PRIx64, e->id, rnd);
+
+		if (renameat(dir_fd, e->id, trash_fd, t) < 0)
+			return -errno;
+		(void) fsync(dir_fd);
+		/* The entry is gone from view; the slow delete needs no lock. */
+		(void) lock_byte(lock_fd, LOCK_BYTE_USE, F_UNLCK, 0);
+		(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
+		r = rm_rf_at(trash_fd, t);
+	}
+	return r;
+}
+
+static int gc_trash(int dir_fd)
+{
+	_cleanup_close_ int trash_fd = store_subdir_at(dir_fd, ".trash", false);
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (trash_fd < 0)
+		return trash_fd == -ENOENT ? 0 : trash_fd;
+	fd = openat(trash_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	/* Everything here was renamed out of view under an exclusive lock
+	 * by a gc that then died: nobody can be using it. */
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			(void) rm_rf_at(trash_fd, de->d_name);
+	closedir(d);
+	return 0;
+}
+
+int cache_gc(const Store *st, const CacheGcOptions *o, CacheGcFn fn, void *userdata)
+{
+	int r = 0;
+
+	for (CacheKind k = 0; k < _CACHE_KIND_MAX; k++) {
+		int dir_fd = kind_fd(st, k);
+		char **ids = collect_ids(dir_fd);
+		size_t n = strv_length(ids);
+		CacheEntryInfo *v = xcalloc(n + 1, sizeof(*v));
+		const char *group = NULL;
+		unsigned kept = 0;
+
+		for (size_t i = 0; i < n; i++)
+			entry_info(dir_fd, k, ids[i], &v[i]);
+		qsort(v, n, sizeof(*v), cmp_prepared_desc);
+		for (size_t i = 0; i < n; i++) {
+			bool remove_ready = false;
+
+			if (v[i].ready) {
+				const char *g = v[i].group ? v[i].group : "";
+				if (!group || strcmp(group, g) != 0) {
+					group = g;
+					kept = 0;
+				}
+				/* The newest KEEP of each group stay, used or not. */
+				remove_ready = kept++ >= o->keep;
+			}
+			int q = gc_entry(st, k, &v[i], remove_ready, o, fn, userdata);
+			if (q < 0 && r == 0)
+				r = q;
+		}
+		if (!o->dry_run)
+			(void) gc_trash(dir_fd);
+		for (size_t i = 0; i < n; i++)
+			entry_info_done(&v[i]);
+		free(v);
+		strv_free(ids);
+	}
+	if (!o->dry_run)
+		(void) lock_registrations_prune(st->locks_fd);
+	return r;
+}

@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * cmd-cache.c - the snapshot cache commands: snapshot, prepare, status, gc.
+ */
+#include "cache.h"
+#include "main.h"
+#include "snapshot.h"
+#include "unpack.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* Map a module's -errno to an exit status (DESIGN.md §5). */
+static int exit_status_for(int r)
+{
+	switch (r) {
+	case -ETIMEDOUT:
+	case -EAGAIN:
+		return EXIT_TEMPFAIL;
+	case -EBADMSG:
+	case -EPERM:
+	case -E2BIG:
+	case -EINVAL:
+	case -ENOENT:
+		return EXIT_DATAERR;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+/* ---- snapshot --------------------------------------------------------- */
+
+int cmd_snapshot(int argc, char **argv)
+{
+	enum { OPT_REPO = CHAR_MAX + 1, OPT_GIT_DIR, OPT_REPO_NAME, OPT_FORMAT };
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "repo", required_argument, NULL, OPT_REPO },
+		{ "git-dir", required_argument, NULL, OPT_GIT_DIR },
+		{ "repo-name", required_argument, NULL, OPT_REPO_NAME },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{}
+	};
+	_cleanup_(config_done) Config cfg = { 0 };
+	_cleanup_(store_close) Store st = STORE_INIT;
+	_cleanup_free_ char *name = NULL, *err = NULL, *git_default = NULL;
+	SnapshotRequest req = { .format = SNAPSHOT_SQFS };
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("Usage: zeolite snapshot [--git-dir DIR | --repo DIR] [--repo-name NAME]\n"
+			       "                        [--format sqfs|tar.xz|tar.zst] [TREEISH]\n\n"
+			       "Make snapshots/<repo_name>-<id>.<ext> of an ebuild repository: a git\n"
+			       "repository at TREEISH (default HEAD; the id is the commit), or a plain\n"
+			       "directory (--repo; the id is a digest of its content).  The git\n"
+			       "repository defaults to the config's repo_basedir/repo_name.\n"
+			       "Prints the snapshot's file name; an existing snapshot is left alone.\n");
+			return EXIT_OK;
+		case OPT_REPO:
+			req.plain_dir = optarg;
+			break;
+		case OPT_GIT_DIR:
+			req.git_dir = optarg;
+			break;
+		case OPT_REPO_NAME:
+			req.repo_name = optarg;
+			break;
+		case OPT_FORMAT:
+			if (snapshot_format_from_string(optarg, &req.format) < 0)
+				return usage_error("snapshot: unknown --format '%s' (sqfs, tar.xz or tar.zst)",
+						   optarg);
+			break;
+		default:
+			return usage_error("snapshot: bad option");
+		}
+	}
+	if (argc - optind > 1)
+		return usage_error("snapshot: at most one TREEISH");
+	if (optind < argc)
+		req.treeish = argv[optind];
+	if (req.plain_dir && (req.git_dir || req.treeish))
+		return usage_error("snapshot: --repo takes a plain directory; no --git-dir or TREEISH with it");
+
+	r = load_config(&cfg);
+	if (r != EXIT_OK)
+		return r;
+	if (!req.repo_name)
+		req.repo_name = cfg.repo_name;
+	if (!req.plain_dir && !req.git_dir) {
+		git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+		req.git_dir = git_default;
+	}
+	r = open_store(&cfg, &st);
+	if (r != EXIT_OK)
+		return r;
+
+	r = snapshot_make(&st, &req, &name, &err);
+	if (r < 0) {
+		log_error("snapshot: %s", err ? err : strerror(-r));
+		return exit_status_for(r);
+	}
+	if (r == 0)
+		log_info("snapshot '%s' already exists", name);
+	printf("%s\n", name);
+	return EXIT_OK;
+}
+
+/* ---- prepare ---------------------------------------------------------- */
+
+static const char *const snapshot_exts[] = { ".sqfs", ".tar.xz", ".tar.zst", ".tar.bz2", ".tar.gz" };
+
+static bool has_snapshot_ext(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < ELEMENTSOF(snapshot_exts); i++) {
+		size_t e = strlen(snapshot_exts[i]);
+		if (n > e && strcmp(name + n - e, snapshot_exts[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Find SNAPSHOT: a path to a file (it contains '/'), or a name in
+ * snapshots/ with or without its extension.  Returns an fd and the file's
+ * base name.
+ */
+static int open_snapshot(const Store *st, const char *arg, char **ret_name)
+{
+	int fd;
+
+	if (strchr(arg, '/')) {
+		const char *base = strrchr(arg, '/') + 1;
+		fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return -errno;
+		*ret_name = xstrdup(*base ? base : arg);
+		return fd;
+	}
+	if (strstr(arg, "..") || arg[0] == '.')
+		return -ENOENT;
+	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		*ret_name = xstrdup(arg);
+		return fd;
+	}
+	if (errno != ENOENT || has_snapshot_ext(arg))
+		return -errno;
+	for (size_t i = 0; i < ELEMENTSOF(snapshot_exts); i++) {
+		_cleanup_free_ char *n = xasprintf("%s%s", arg, snapshot_exts[i]);
+		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			*ret_name = TAKE_PTR(n);
+			return fd;
+		}
+	}
+	return -ENOENT;
+}
+
+/* The repository a snapshot belongs to: its name up to the last '-'
+ * ("gentoo-<sha>.sqfs" -> "gentoo", "portage-20190214.tar.xz" -> "portage"). */
+static char *snapshot_group(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	size_t n = dash && dash != name ? (size_t) (dash - name) : strcspn(name, ".");
+	return xstrndup(name, n);
+}
+
+typedef struct UnpackFill {
+	int fd;
+	const char *name;
+	UnpackFlags flags;
+	CacheProgress *progress;
+} UnpackFill;
+
+static void unpack_progress(void *userdata, uint64_t done, uint64_t total)
+{
+	cache_progress(userdata, done, total);
+}
+
+static int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files,
+		       uint64_t *ret_bytes, char **ret_err)
+{
+	UnpackFill *u = userdata;
+	UnpackStats stats = { 0 };
+	int r;
+
+	r = unpack_archive_at(u->fd, u->name, dest_fd, u->flags, unpack_progress, progress, &stats, ret_err);
+	if (r < 0)
+		return r;
+	*ret_files = stats.entries;
+	*ret_bytes = stats.bytes;
+	return 0;
+}
+
+static int run_held(char **cmd, const char *path)
+{
+	pid_t pid, parent = getpid();
+	int status;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_error("prepare: fork: %m");
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		/* The lease dies with us; so does the command. */
+		(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		setenv("ZEOLITE_SNAPSHOT_PATH", path, 1);
+		execvp(cmd[0], cmd);
+		fprintf(stderr, "zeolite: prepare: cannot run '%s': %m\n", cmd[0]);
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			log_error("prepare: waitpid: %m");
+			return EXIT_FAIL;
+		}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int cmd_prepare(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "hold", no_argument, NULL, 'H' },
+		{}
+	};
+	_cleanup_(config_done) Config cfg = { 0 };
+	_cleanup_(store_close) Store st = STORE_INIT;
+	_cleanup_free_ char *name = NULL, *id = NULL, *err = NULL, *group = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	CacheLease lease = CACHE_LEASE_INIT;
+	bool hold = false;
+	char **cmd = NULL;
+	int c, r, ret, nopts = argc;
+
+	/* Options may follow SNAPSHOT; everything after "--" is COMMAND. */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0) {
+			nopts = i;
+			cmd = argv + i + 1;
+			break;
+		}
+	optind = 1;
+	while ((c = getopt_long(nopts, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("Usage: zeolite prepare [--json] SNAPSHOT\n"
+			       "       zeolite prepare --hold SNAPSHOT -- COMMAND [ARGS...]\n\n"
+			       "Make the unpacked tree of SNAPSHOT ready in cache/snapshots/<id>/ and print\n"
+			       "its path.  SNAPSHOT is a path to a snapshot file or a name in snapshots/\n"
+			       "(with or without its extension).  One process unpacks; others wait for it\n"
+			       "(at most lock_timeout seconds, then exit 75 naming the holder).\n\n"
+			       "      --json   print {snapshot, id, path, action, waited_ms}\n"
+			       "      --hold   run COMMAND with ZEOLITE_SNAPSHOT_PATH set, holding the\n"
+			       "               tree so that gc cannot remove it; exit with its status\n");
+			return EXIT_OK;
+		case 'j':
+			arg_json = true;
+			break;
+		case 'H':
+			hold = true;
+			break;
+		default:
+			return usage_error("prepare: bad option");
+		}
+	}
+	if (optind >= nopts)
+		return usage_error("prepare: no SNAPSHOT given");
+	if (optind + 1 < nopts)
+		return usage_error("prepare: one SNAPSHOT at a time");
+	if (hold && (!cmd || !*cmd))
+		return usage_error("prepare: --hold needs SNAPSHOT -- COMMAND");
+	if (!hold && cmd)
+		return usage_error("prepare: a COMMAND needs --hold");
+
+	r = load_config(&cfg);
+	if (r != EXIT_OK)
+		return r;
+	r = open_store(&cfg, &st);
+	if (r != EXIT_OK)
+		return r;
+
+	fd = open_snapshot(&st, argv[optind], &name);
+	if (fd < 0) {
+		log_error("prepare: snapshot '%s': %s", argv[optind],
+			  fd == -ENOENT ? "not found (neither a file nor a name in snapshots/)" : strerror(-fd));
+		return EXIT_DATAERR;
+	}
+	r = cache_source_id(&st, CACHE_SNAPSHOTS, fd, &id);
+	if (r < 0) {
+		log_error("prepare: snapshot '%s': %s", name, r == -EINVAL ? "not a regular file" : strerror(-r));
+		return exit_status_for(r);
+	}
+	group = snapshot_group(name);
+
+	UnpackFill fill = { .fd = fd, .name = name };
+	CacheRequest req = {
+		.kind = CACHE_SNAPSHOTS,
+		.id = id,
+		.label = name,
+		.group = group,
+		.timeout_ms = (long) effective_lock_timeout(&cfg, NULL) * 1000,
+		.hold = hold,
+		.fill = unpack_fill,
+		.userdata = &fill,
+	};
+	r = cache_acquire(&st, &req, &lease, &err);
+	if (r < 0) {
+		if (r == -ETIMEDOUT)
+			log_error("prepare: %s", err);
+		else
+			log_error("prepare: snapshot '%s': %s", name, err ? err : strerror(-r));
+		return exit_status_for(r);
+	}
+	if (lease.recovered)
+		log_info("%s", lease.recovered);
+
+	if (arg_json) {
+		Buf b = { 0 };
+		buf_puts(&b, "{\"snapshot\": ");
+		buf_put_json_string(&b, name);
+		buf_puts(&b, ", \"id\": ");
+		buf_put_json_string(&b, lease.id);
+		buf_puts(&b, ", \"path\": ");
+		buf_put_json_string(&b, lease.path);
+		buf_printf(&b, ", \"action\": \"%s\", \"waited_ms\": %" PRId64 ", \"recovered\": %s}",
+			   cache_action_name(lease.action), lease.waited_ms, lease.recovered ? "true" : "false");
+		puts(b.data);
+		buf_done(&b);
+	} else if (!hold)
+		puts(lease.path);
+
+	ret = hold ? run_held(cmd, lease.path) : EXIT_OK;
+	cache_release(&lease);
+	return ret;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+typedef struct StatusCtx {
+	const Store *st;
+	Buf out;
+	bool first;
+	const char *prefix;
+} StatusCtx;
+
+static void fmt_time(int64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t) t;
+	struct tm tm;
+
+	if (t <= 0 || !localtime_r(&tt, &tm))
+		snprintf(buf, n, "-");
+	else
+		strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void json_owner(Buf *b, const LockOwner *o)
+{
+	buf_printf(b, "{\"pid\": %d, \"host\": ", (int) o->pid);
+	buf_put_json_string(b, o->host);
+	buf_puts(b, ", \"command\": ");
+	buf_put_json_string(b, o->command);
+	buf_printf(b, ", \"since\": %" PRId64 ", \"state\": ", o->since);
+	buf_put_json_string(b, o->state);
+	buf_puts(b, ", \"progress\": ");
+	buf_put_json_string(b, o->progress);
+	buf_putc(b, '}');
+}
+
+static void status_holder(void *userdata, const char *name, const LockOwner *o, bool alive)
+{
+	StatusCtx *ctx = userdata;
+
+	(void) name;
+	if (!alive)
+		return;
+	if (arg_json) {
+		if (!ctx->first)
+			buf_puts(&ctx->out, ", ");
+		ctx->first = false;
+		json_owner(&ctx->out, o);
+	} else {
+		_cleanup_free_ char *d = lock_owner_describe(o);
+		printf("    %s: %s\n", o->state, d);
+	}
+}
+
+static void status_entry(void *userdata, const CacheEntryInfo *e)
+{
+	StatusCtx *ctx = userdata;
+	_cleanup_free_ char *prefix = xasprintf("%s.%s.", cache_kind_name(e->kind), e->id);
+	char when[64];
+
+	fmt_time(e->prepared, when, sizeof(when));
+	if (arg_json) {
+		Buf *b = &ctx->out;
+		if (!ctx->first)
+			buf_puts(b, ", ");
+		buf_puts(b, "{\"kind\": ");
+		buf_put_json_string(b, cache_kind_name(e->kind));
+		buf_puts(b, ", \"id\": ");
+		buf_put_json_string(b, e->id);
+		buf_puts(b, ", \"source\": ");
+		buf_put_json_string(b, e->label ? e->label : "");
+		buf_printf(b, ", \"ready\": %s, \"size\": %" PRIu64 ", \"files\": %" PRIu64
+			   ", \"prepared\": %" PRId64 ", \"in_use\": %s, \"leftovers\": %s, \"preparer\": ",
+			   e->ready ? "true" : "false", e->size, e->files, e->prepared,
+			   e->in_use ? "true" : "false", e->leftovers ? "true" : "false");
+		if (e->preparing)
+			json_owner(b, &e->preparer);
+		else
+			buf_puts(b, "null");
+		buf_puts(b, ", \"holders\": [");
+		ctx->first = true;
+		(void) lock_registrations_list(ctx->st->locks_fd, prefix, status_holder, ctx);
+		buf_puts(b, "]}");
+		ctx->first = false;
+		return;
+	}
+	printf("  %s %s  %s  %s, %" PRIu64 " files, %.1f MiB, prepared %s%s\n", cache_kind_name(e->kind), e->id,
+	       e->label ? e->label : "-", e->ready ? "ready" : "not ready", e->files, (double) e->size / 1048576.0,
+	       when, e->leftovers && !e->preparing ? " (leftovers of an unfinished preparation)" : "");
+	if (e->preparing) {
+		_cleanup_free_ char *d = lock_owner_describe(&e->preparer);
+		printf("    preparing: %s\n", d);
+	}
+	(void) lock_registrations_list(ctx->st->locks_fd, prefix, status_holder, ctx);
+}
+
+static void status_snapshots(StatusCtx *ctx)
+{
+	_cleanup_close_ int fd = openat(ctx->st->snapshots_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	bool first = true;
+	DIR *d;
+
+	if (fd < 0 || !(d = fdopendir(fd)))
+		return;
+	fd = -EBADF;
+	while ((de = readdir(d))) {
+		struct stat s;
+		char when[64];
+
+		if (de->d_name[0] == '.' || fstatat(ctx->st->snapshots_fd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(s.st_mode))
+			continue;
+		fmt_time(s.st_mtim.tv_sec, when, sizeof(when));
+		if (arg_json) {
+			if (!first)
+				buf_puts(&ctx->out, ", ");
+			buf_puts(&ctx->out, "{\"name\": ");
+			buf_put_json_string(&ctx->out, de->d_name);
+			buf_printf(&ctx->out, ", \"size\": %jd, \"mtime\": %jd}", (intmax_t) s.st_size,
+				   (intmax_t) s.st_mtim.tv_sec);
+		} else
+			printf("  %s  %.1f MiB  %s\n", de->d_name, (double) s.st_size / 1048576.0, when);
+		first = false;
+	}
+	closedir(d);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{}
+	};
+	_cleanup_(config_done) Config cfg = { 0 };
+	_cleanup_(store_close) Store st = STORE_INIT;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("Usage: zeolite status [--json]\n\n"
+			       "List snapshots, cache entries (id, size, when prepared), who holds\n"
+			       "leases on each, and who is preparing or waiting.\n");
+			return EXIT_OK;
+		case 'j':
+			arg_json = true;
+			break;
+		default:
+			return usage_error("status: bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("status: takes no arguments");
+	r = load_config(&cfg);
+	if (r != EXIT_OK)
+		return r;
+	r = open_store(&cfg, &st);
+	if (r != EXIT_OK)
+		return r;
+
+	StatusCtx ctx = { .st = &st, .first = true };
+	if (arg_json) {
+		buf_puts(&ctx.out, "{\"storedir\": ");
+		buf_put_json_string(&ctx.out, st.path);
+		buf_puts(&ctx.out, ", \"snapshots\": [");
+		status_snapshots(&ctx);
+		buf_puts(&ctx.out, "], \"cache\": [");
+		for (CacheKind k = 0; k < _CACHE_KIND_MAX; k++)
+			(void) cache_list(&st, k, status_entry, &ctx);
+		buf_puts(&ctx.out, "]}");
+		puts(ctx.out.data);
+		buf_done(&ctx.out);
+		return EXIT_OK;
+	}
+	printf("store %s\nsnapshots:\n", st.path);
+	status_snapshots(&ctx);
+	printf("cache:\n");
+	for (CacheKind k = 0; k < _CACHE_KIND_MAX; k++)
+		(void) cache_list(&st, k, status_entry, &ctx);
+	return EXIT_OK;
+}
+
+/* ---- gc --------------------------------------------------------------- */
+
+static void gc_report(void *userdata, CacheKind kind, const char *what, const char *why)
+{
+	(void) userdata;
+	(void) kind;
+	printf("%s: %s\n", what, why);
+}
+
+int cmd_gc(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "keep", required_argument, NULL, 'k' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{}
+	};
+	_cleanup_(config_done) Config cfg = { 0 };
+	_cleanup_(store_close) Store st = STORE_INIT;
+	CacheGcOptions o = { .keep = 1 };
+	unsigned long v;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hn", options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("Usage: zeolite gc [--keep N] [--dry-run]\n\n"
+			       "Remove cache entries that nobody holds, keeping the newest N per\n"
+			       "repository (default 1), and leftovers of crashed preparations.\n"
+			       "Never waits for a lock; never removes an entry in use.\n");
+			return EXIT_OK;
+		case 'k':
+			if (parse_ulong(optarg, &v) < 0 || v > UINT_MAX)
+				return usage_error("gc: --keep: '%s' is not a number", optarg);
+			o.keep = (unsigned) v;
+			break;
+		case 'n':
+			o.dry_run = true;
+			break;
+		default:
+			return usage_error("gc: bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("gc: takes no arguments");
+	r = load_config(&cfg);
+	if (r != EXIT_OK)
+		return r;
+	r = open_store(&cfg, &st);
+	if (r != EXIT_OK)
+		return r;
+	r = cache_gc(&st, &o, gc_report, NULL);
+	if (r < 0) {
+		log_error("gc: %s", strerror(-r));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * snapshot.h - make a snapshot file of an ebuild repository.
+ *
+ * From a git repository at a tree-ish (resolved to a commit; the id is the
+ * commit's full hash, 40 hex digits) or from a plain directory (the id is
+ * the sha256, 64 hex digits, of the tree's content: paths, types,
+ * permission bits (0777 and sticky), link targets and file data, in sorted
+ * order; mtimes and owners do not count; symlinks are not followed, mount
+ * points not crossed, a top-level .git is left out).  Output
+ * snapshots/<repo_name>-<id>.<ext>, written under a temporary name
+ * (O_TMPFILE, else ".tmp.<name>.<random>"), synced, and linked or renamed
+ * (RENAME_NOREPLACE) into place; an existing snapshot is left alone.
+ * Runs git and tar2sqfs (fork+execvp, found in PATH, never via a shell).
+ */
+#ifndef ZEOLITE_SNAPSHOT_H
+#define ZEOLITE_SNAPSHOT_H
+
+#include "store.h"
+
+typedef enum SnapshotFormat {
+	SNAPSHOT_SQFS,
+	SNAPSHOT_TAR_XZ,
+	SNAPSHOT_TAR_ZST,
+	_SNAPSHOT_FORMAT_MAX,
+} SnapshotFormat;
+
+typedef struct SnapshotRequest {
+	const char *repo_name; /* e.g. "gentoo" */
+	const char *git_dir;   /* a git repository (work tree or bare), or NULL */
+	const char *treeish;   /* with git_dir; default "HEAD" */
+	const char *plain_dir; /* --repo DIR: a plain directory, or NULL */
+	SnapshotFormat format;
+} SnapshotRequest;
+
+/* The repository name when SnapshotRequest.repo_name is NULL. */
+#define SNAPSHOT_DEFAULT_REPO_NAME "gentoo"
+
+/*
+ * .sqfs snapshots: the tar stream piped into `tar2sqfs --quiet --no-skip
+ * --force --compressor gzip --num-jobs NPROC --defaults
+ * uid=0,gid=0,mode=0755 OUT` (squashfs-tools-ng); gzip is the compressor
+ * catalyst 4's snapshot target gives tar2sqfs.  bench/snapshot.sh uses the
+ * same options.
+ */
+#define SNAPSHOT_SQFS_COMPRESSOR "gzip"
+
+/* "sqfs", "tar.xz", "tar.zst" <-> enum; -EINVAL for unknown names. */
+int snapshot_format_from_string(const char *s, SnapshotFormat *ret);
+const char *snapshot_format_extension(SnapshotFormat f);
+
+/*
+ * Make the snapshot.  On success returns 1 if it was created, 0 if it
+ * already existed (or another process published it first); *RET_NAME is
+ * the file name under snapshots/.  On failure returns -errno with *RET_ERR
+ * a one-line reason, and nothing is left in snapshots/:
+ *   -EINVAL  bad input: a tree-ish that is not a commit (or starts with
+ *            '-'), not a git repository, a missing plain directory, an
+ *            invalid repo_name, a special file in the plain directory
+ *   -ENOENT  git or tar2sqfs not found in PATH
+ *   -EIO     git or tar2sqfs failed (the reason names it, with the first
+ *            line of its stderr)
+ *   -EAGAIN  the plain directory changed while it was being read
+ *   other    system errors
+ * SIGPIPE is blocked while this runs and a SIGPIPE it caused is discarded.
+ */
+int snapshot_make(const Store *store, const SnapshotRequest *req, char **ret_name, char **ret_err);
+
+#endif

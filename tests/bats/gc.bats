@@ -1,0 +1,68 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# G5: gc never removes a held entry, keeps the newest N per repository,
+# removes leftovers of crashed preparations, and never waits.
+load lib
+
+@test "a held tree stays unchanged while a newer snapshot is prepared and gc runs" {
+	make_snapshot "$WORK/gentoo-old.tar.xz" 30
+	make_snapshot "$WORK/gentoo-new.tar.xz" 31
+	mkfifo "$WORK/held" "$WORK/release"
+	"${Z[@]}" prepare --hold "$WORK/gentoo-old.tar.xz" -- \
+		sh -c 'echo "$ZEOLITE_SNAPSHOT_PATH" > "$1"; read x < "$2"' sh "$WORK/held" "$WORK/release" &
+	holder=$!
+	echo $holder >> "$WORK/pids"
+	old=$(cat "$WORK/held")
+	before=$(tree_digest "$old")
+	new=$("${Z[@]}" prepare "$WORK/gentoo-new.tar.xz")
+	[ "$new" != "$old" ]
+	run "${Z[@]}" gc
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"kept: in use"* ]]
+	[ "$(tree_digest "$old")" = "$before" ]
+	[ -d "$new" ]
+	echo go > "$WORK/release"
+	wait $holder
+	run "${Z[@]}" gc
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed: unused"* ]]
+	[ ! -e "$old" ]
+	[ -d "$new" ]   # the newest of the repository is kept
+}
+
+@test "--keep N and --dry-run" {
+	for i in 1 2 3; do
+		make_snapshot "$WORK/gentoo-$i.tar.gz" $((10 + i))
+		"${Z[@]}" prepare "$WORK/gentoo-$i.tar.gz" > "$WORK/path.$i"
+	done
+	run "${Z[@]}" gc --keep 2 --dry-run
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'would remove' <<< "$output")" -eq 1 ]
+	for i in 1 2 3; do [ -d "$(cat "$WORK/path.$i")" ]; done
+	run "${Z[@]}" gc --keep 2
+	[ ! -e "$(cat "$WORK/path.1")" ]
+	[ -d "$(cat "$WORK/path.2")" ] && [ -d "$(cat "$WORK/path.3")" ]
+	run "${Z[@]}" gc --keep 0
+	[ -z "$(ls "$STORE/cache/snapshots" | grep -v '\.lock$' || true)" ]
+}
+
+@test "gc removes leftovers of a crashed preparation but not a live one" {
+	make_snapshot "$WORK/gentoo-x.tar.xz" 30
+	run env ZEOLITE_TEST_EXIT_AT=filled "${Z[@]}" prepare "$WORK/gentoo-x.tar.xz"
+	[ "$status" -eq 99 ]
+	[ -n "$(ls -A "$STORE/cache/snapshots" | grep '^\.tmp\.')" ]
+	# A live preparation of another snapshot, paused.
+	make_snapshot "$WORK/gentoo-y.tar.xz" 30
+	mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=filled ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+		"${Z[@]}" prepare "$WORK/gentoo-y.tar.xz" > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ pid < "$WORK/notify"
+	t0=$(date +%s%N)
+	run "${Z[@]}" gc
+	[ "$status" -eq 0 ]
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]   # never waits
+	[ "$(grep -c 'leftovers of an unfinished preparation' <<< "$output")" -eq 1 ]
+	[ "$(ls -A "$STORE/cache/snapshots" | grep -c '^\.tmp\.')" -eq 1 ]   # the live one
+	kill -9 "$pid"
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# zeolite prepare: formats, names, reuse, leases, timeouts, bad archives.
+load lib
+
+json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
+
+@test "a .tar.xz is unpacked once, then reused; the tree equals tar -x" {
+	make_snapshot "$WORK/gentoo-1.tar.xz" 40
+	run --separate-stderr "${Z[@]}" --json prepare "$WORK/gentoo-1.tar.xz"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = unpacked ]
+	path=$(json_field path <<< "$output")
+	id=$(json_field id <<< "$output")
+	[ "$path" = "$STORE/cache/snapshots/$id/tree" ]
+	mkdir "$WORK/ref" && tar -C "$WORK/ref" -xf "$WORK/gentoo-1.tar.xz"
+	[ "$(tree_digest "$path")" = "$(tree_digest "$WORK/ref")" ]
+	[ -L "$path/cat-a/link" ]
+
+	run --separate-stderr "${Z[@]}" --json prepare "$WORK/gentoo-1.tar.xz"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = reused ]
+	[ "$(json_field waited_ms <<< "$output")" = 0 ]
+	# Without --json: just the path.
+	run --separate-stderr "${Z[@]}" prepare "$WORK/gentoo-1.tar.xz"
+	[ "$output" = "$path" ]
+}
+
+@test "every tarball compression and squashfs give the same tree" {
+	make_snapshot "$WORK/ref.tar" 30
+	mkdir "$WORK/ref" && tar -C "$WORK/ref" -xf "$WORK/ref.tar"
+	want=$(tree_digest "$WORK/ref")
+	xz -k -c "$WORK/ref.tar" > "$WORK/s.tar.xz"
+	zstd -q -c "$WORK/ref.tar" > "$WORK/s.tar.zst"
+	bzip2 -c "$WORK/ref.tar" > "$WORK/s.tar.bz2"
+	gzip -c "$WORK/ref.tar" > "$WORK/s.tar.gz"
+	tar2sqfs --quiet --no-skip "$WORK/s.sqfs" < "$WORK/ref.tar"
+	for f in s.tar.xz s.tar.zst s.tar.bz2 s.tar.gz s.sqfs; do
+		run --separate-stderr "${Z[@]}" prepare "$WORK/$f"
+		[ "$status" -eq 0 ]
+		[ "$(tree_digest "$output")" = "$want" ] || { echo "differs: $f"; false; }
+	done
+}
+
+@test "names are found in snapshots/, with or without extension" {
+	"${Z[@]}" status > /dev/null
+	make_snapshot "$STORE/snapshots/gentoo-abc123.tar.zst" 10
+	make_snapshot "$STORE/snapshots/portage-20190214.tar.xz" 10 portage
+	run --separate-stderr "${Z[@]}" --json prepare gentoo-abc123
+	[ "$status" -eq 0 ]
+	[ "$(json_field snapshot <<< "$output")" = gentoo-abc123.tar.zst ]
+	id1=$(json_field id <<< "$output")
+	run --separate-stderr "${Z[@]}" --json prepare gentoo-abc123.tar.zst
+	[ "$(json_field id <<< "$output")" = "$id1" ]
+	[ "$(json_field action <<< "$output")" = reused ]
+	# catalyst 3 name; its single top-level directory is stripped.
+	run --separate-stderr "${Z[@]}" prepare portage-20190214
+	[ "$status" -eq 0 ]
+	[ -f "$output/profiles/repo_name" ]
+	[ ! -e "$output/portage" ]
+}
+
+@test "the id is the content, not the name" {
+	make_snapshot "$WORK/a.tar.gz" 5
+	cp "$WORK/a.tar.gz" "$WORK/b.tar.gz"
+	a=$("${Z[@]}" prepare "$WORK/a.tar.gz")
+	run --separate-stderr "${Z[@]}" --json prepare "$WORK/b.tar.gz"
+	[ "$(json_field path <<< "$output")" = "$a" ]
+	[ "$(json_field action <<< "$output")" = reused ]
+}
+
+@test "a corrupt or truncated archive: exit 65, nothing left in the cache" {
+	make_snapshot "$WORK/good.tar.xz" 200
+	size=$(stat -c %s "$WORK/good.tar.xz")
+	head -c $((size / 2)) "$WORK/good.tar.xz" > "$WORK/trunc.tar.xz"
+	cp "$WORK/good.tar.xz" "$WORK/flip.tar.xz"
+	printf '\xff\xff\xff\xff' | dd of="$WORK/flip.tar.xz" bs=1 seek=$((size / 2)) conv=notrunc status=none
+	echo "not an archive at all" > "$WORK/junk.tar.xz"
+	: > "$WORK/empty.tar.gz"
+	"${Z[@]}" prepare "$WORK/good.tar.xz" > /dev/null
+	before=$(cd "$STORE/cache" && find . | sort)
+	for f in trunc.tar.xz flip.tar.xz junk.tar.xz empty.tar.gz; do
+		run --separate-stderr "${Z[@]}" prepare "$WORK/$f"
+		[ "$status" -eq 65 ] || { echo "$f: status $status"; false; }
+		[[ "$stderr" == "zeolite: prepare: snapshot '$f': "* ]]
+		[ -z "$(ls -A "$STORE/cache/snapshots" | grep '^\.tmp\.' || true)" ]
+	done
+	after=$(cd "$STORE/cache" && find . | grep -v -e '\.lock$' -e '^./snapshots/.fingerprints' | sort)
+	[ "$(echo "$before" | grep -v -e '\.lock$' -e '^./snapshots/.fingerprints')" = "$after" ]
+}
+
+@test "--hold runs the command with the path and holds the lease" {
+	make_snapshot "$WORK/gentoo-h.tar.xz" 10
+	run --separate-stderr "${Z[@]}" prepare --hold "$WORK/gentoo-h.tar.xz" -- \
+		sh -c 'test -f "$ZEOLITE_SNAPSHOT_PATH/profiles/repo_name" && exit 7'
+	[ "$status" -eq 7 ]
+	# While held, status lists the holder; gc keeps the entry.
+	mkfifo "$WORK/held" "$WORK/release"
+	"${Z[@]}" prepare --hold "$WORK/gentoo-h.tar.xz" -- \
+		sh -c 'echo "$ZEOLITE_SNAPSHOT_PATH" > "$1"; read x < "$2"' sh "$WORK/held" "$WORK/release" &
+	holder=$!
+	echo $holder >> "$WORK/pids"
+	path=$(cat "$WORK/held")
+	run "${Z[@]}" status
+	[[ "$output" == *"using: pid $holder on "* ]]
+	run "${Z[@]}" --json status
+	echo "$output" | python3 -c 'import json,sys; d=json.load(sys.stdin); e=d["cache"][0]; assert e["in_use"] and e["holders"][0]["state"]=="using", d'
+	run "${Z[@]}" gc --keep 0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"kept: in use"* ]]
+	[ -d "$path" ]
+	echo go > "$WORK/release"
+	wait $holder
+	run "${Z[@]}" gc --keep 0
+	[[ "$output" == *"removed: unused"* ]]
+	[ ! -d "$path" ]
+}
+
+# Start a prepare that stops at test point $2 while holding the lock; wait
+# until it says it is there.  Prints its pid.
+start_paused() {
+	local snap=$1 point=$2
+	rm -f "$WORK/notify"; mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=$point ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+		"${Z[@]}" prepare "$snap" > "$WORK/paused.out" 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ pid < "$WORK/notify"
+	echo "$pid"
+}
+
+@test "a waiter gives up after --lock-timeout 1 with exit 75 naming the holder" {
+	make_snapshot "$WORK/gentoo-t.tar.xz" 10
+	holder=$(start_paused "$WORK/gentoo-t.tar.xz" staging)
+	t0=$(date +%s%N)
+	run --separate-stderr "${Z[@]}" --lock-timeout 1 prepare "$WORK/gentoo-t.tar.xz"
+	t1=$(date +%s%N)
+	[ "$status" -eq 75 ]
+	ms=$(( (t1 - t0) / 1000000 ))
+	echo "waited $ms ms"
+	[ "$ms" -ge 1000 ] && [ "$ms" -le 1500 ]
+	[[ "$stderr" == "zeolite: prepare: snapshot cache entry 'gentoo-t.tar.xz' ("*") is held by pid $holder on $(hostname) ("*"zeolite"*"prepare"*", since "*"); gave up after 1 s (lock_timeout)" ]]
+	[ "${#stderr_lines[@]}" -eq 1 ]
+
+	t0=$(date +%s%N)
+	run --separate-stderr "${Z[@]}" --lock-timeout 0 prepare "$WORK/gentoo-t.tar.xz"
+	t1=$(date +%s%N)
+	[ "$status" -eq 75 ]
+	[ $(( (t1 - t0) / 1000000 )) -lt 500 ]
+	[[ "$stderr" == *"held by pid $holder "*"not waiting (lock_timeout 0)" ]]
+	kill -9 "$holder"
+}
+
+@test "lock_timeout: command line > config > built-in default" {
+	make_snapshot "$WORK/gentoo-c.tar.xz" 10
+	holder=$(start_paused "$WORK/gentoo-c.tar.xz" staging)
+	echo 'lock_timeout = 0' > "$WORK/zero.conf"
+	t0=$(date +%s%N)
+	run "$ZEOLITE" -c "$WORK/zero.conf" --storedir "$STORE" prepare "$WORK/gentoo-c.tar.xz"
+	[ "$status" -eq 75 ]
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 500 ]
+	t0=$(date +%s%N)
+	run "$ZEOLITE" -c "$WORK/zero.conf" --storedir "$STORE" --lock-timeout 1 prepare "$WORK/gentoo-c.tar.xz"
+	[ "$status" -eq 75 ]
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 1000 ]
+	kill -9 "$holder"
+}
+
+@test "a waiter that outlasts the preparer gets the finished tree" {
+	make_snapshot "$WORK/gentoo-w.tar.xz" 10
+	holder=$(start_paused "$WORK/gentoo-w.tar.xz" filled)
+	"${Z[@]}" --json prepare "$WORK/gentoo-w.tar.xz" > "$WORK/waiter.json" &
+	waiter=$!
+	echo $waiter >> "$WORK/pids"
+	kill -9 "$holder"
+	wait $waiter
+	[ "$(json_field action < "$WORK/waiter.json")" = unpacked ]
+	[ "$(json_field recovered < "$WORK/waiter.json")" = True ]
+}

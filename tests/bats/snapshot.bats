@@ -1,0 +1,334 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# `zeolite snapshot` (catalyst -s): git and plain-directory sources, the
+# sqfs / tar.xz / tar.zst outputs, atomic publication and failure paths.
+#
+# Environment: ZEOLITE (the binary), SHARED_DATA (../shared/data).
+
+bats_require_minimum_version 1.5.0
+
+GIT=(git -c user.name=zeolite-test -c user.email=test@zeolite.invalid
+	-c init.defaultBranch=main -c commit.gpgsign=false -c core.hooksPath=/dev/null)
+
+setup_file() {
+	: "${ZEOLITE:?set ZEOLITE to the zeolite binary}"
+	: "${SHARED_DATA:=${SRCDIR:-.}/../shared/data}"
+	export SHARED_DATA
+	# The user's git configuration must not change what we test.
+	export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
+}
+
+setup() {
+	TMP=$(mktemp -d)
+	STORE=$TMP/store
+	mkdir -m 0755 "$STORE"
+	REPO=$TMP/repo
+	make_small_repo "$REPO"
+}
+
+teardown() {
+	rm -rf "$TMP"
+}
+
+make_small_repo() {
+	local d=$1
+	mkdir -p "$d/app-misc/hello/files" "$d/profiles" "$d/metadata"
+	printf 'EAPI=8\nDESCRIPTION="hello"\n' >"$d/app-misc/hello/hello-1.ebuild"
+	printf '#!/bin/sh\necho hi\n' >"$d/app-misc/hello/files/run.sh"
+	chmod 0755 "$d/app-misc/hello/files/run.sh"
+	ln -s hello-1.ebuild "$d/app-misc/hello/latest.ebuild"
+	echo gentoo >"$d/profiles/repo_name"
+	printf 'masters =\n' >"$d/metadata/layout.conf"
+	"${GIT[@]}" -C "$d" init -q
+	"${GIT[@]}" -C "$d" add -A
+	"${GIT[@]}" -C "$d" commit -q -m first
+	echo 'KEYWORDS="~amd64"' >>"$d/app-misc/hello/hello-1.ebuild"
+	"${GIT[@]}" -C "$d" commit -q -a -m second
+	"${GIT[@]}" -C "$d" tag v2
+}
+
+# snapshot ARGS...: run zeolite snapshot against $STORE, stdout/stderr apart.
+snapshot() {
+	run --separate-stderr "$ZEOLITE" --storedir "$STORE" snapshot "$@"
+}
+
+no_tmp_files() {
+	local left
+	left=$(find "$STORE/snapshots" -name '.tmp.*' 2>/dev/null)
+	[ -z "$left" ] || { echo "left behind: $left"; return 1; }
+}
+
+snapshot_count() {
+	find "$STORE/snapshots" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+}
+
+# unpack FILE DIR: extract any snapshot format into DIR.
+unpack() {
+	mkdir -p "$2"
+	case $1 in
+	*.sqfs) sqfs2tar "$1" | tar -x -C "$2" ;;
+	*) tar -x -f "$1" -C "$2" ;;
+	esac
+}
+
+git_tree() {
+	mkdir -p "$3"
+	git -C "$1" archive --format=tar "$2" | tar -x -C "$3"
+}
+
+@test "git: snapshot is named <repo>-<full commit>.sqfs and has the commit's files" {
+	commit=$(git -C "$REPO" rev-parse HEAD)
+	snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	[ "$output" = "repo-$commit.sqfs" ]
+	f=$STORE/snapshots/$output
+	[ -f "$f" ]
+	[ "$(stat -c %a "$f")" = 644 ]
+	run rdsquashfs -l /app-misc/hello "$f"
+	[ "$status" -eq 0 ]
+	[[ $output == *hello-1.ebuild* ]]
+	[[ $output == *"latest.ebuild -> hello-1.ebuild"* ]]
+	run -0 bash -c "sqfs2tar '$f' | tar -t"
+	[[ $output == *profiles/repo_name* ]]
+	[[ $output == *app-misc/hello/files/run.sh* ]]
+	no_tmp_files
+}
+
+@test "git: sqfs content equals git archive of the commit (data, symlink, exec bit)" {
+	snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	unpack "$STORE/snapshots/$output" "$TMP/a"
+	git_tree "$REPO" HEAD "$TMP/b"
+	diff -r --no-dereference "$TMP/a" "$TMP/b"
+	[ -x "$TMP/a/app-misc/hello/files/run.sh" ]
+	[ ! -x "$TMP/a/app-misc/hello/hello-1.ebuild" ]
+	[ "$(readlink "$TMP/a/app-misc/hello/latest.ebuild")" = hello-1.ebuild ]
+}
+
+@test "git: a tree-ish other than HEAD (tag, HEAD~1) resolves to its commit" {
+	c1=$(git -C "$REPO" rev-parse HEAD~1)
+	c2=$(git -C "$REPO" rev-parse v2)
+	snapshot --repo-name repo --git-dir "$REPO" HEAD~1
+	[ "$status" -eq 0 ]
+	[ "$output" = "repo-$c1.sqfs" ]
+	unpack "$STORE/snapshots/$output" "$TMP/a"
+	git_tree "$REPO" "$c1" "$TMP/b"
+	diff -r --no-dereference "$TMP/a" "$TMP/b"
+	snapshot --repo-name repo --git-dir "$REPO" v2
+	[ "$status" -eq 0 ]
+	[ "$output" = "repo-$c2.sqfs" ]
+}
+
+@test "git: the repository name defaults to gentoo and --repo-name changes it" {
+	commit=$(git -C "$REPO" rev-parse HEAD)
+	snapshot --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	[ "$output" = "gentoo-$commit.sqfs" ]
+	snapshot --repo-name guru --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	[ "$output" = "guru-$commit.sqfs" ]
+}
+
+@test "git: --format tar.xz and tar.zst write tarballs of the commit" {
+	commit=$(git -C "$REPO" rev-parse HEAD)
+	git_tree "$REPO" HEAD "$TMP/ref"
+	for fmt in tar.xz tar.zst; do
+		snapshot --repo-name repo --git-dir "$REPO" --format "$fmt"
+		[ "$status" -eq 0 ]
+		[ "$output" = "repo-$commit.$fmt" ]
+		f=$STORE/snapshots/$output
+		run -0 tar -tf "$f"
+		[[ $output == *app-misc/hello/hello-1.ebuild* ]]
+		[[ $output == *app-misc/hello/latest.ebuild* ]]
+		unpack "$f" "$TMP/$fmt"
+		diff -r --no-dereference "$TMP/$fmt" "$TMP/ref"
+		[ -x "$TMP/$fmt/app-misc/hello/files/run.sh" ]
+	done
+	run -0 xz -t "$STORE/snapshots/repo-$commit.tar.xz"
+	run -0 zstd -q -t "$STORE/snapshots/repo-$commit.tar.zst"
+	no_tmp_files
+}
+
+@test "a second run is a no-op: says 'already exists', file untouched" {
+	snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	name=$output
+	before=$(stat -c '%i %Y %s' "$STORE/snapshots/$name")
+	sleep 1.1
+	snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$name" ]
+	[[ $stderr == *"already exists"* ]]
+	[ "$(stat -c '%i %Y %s' "$STORE/snapshots/$name")" = "$before" ]
+	[ "$(snapshot_count)" -eq 1 ]
+}
+
+@test "a bad tree-ish is bad input (exit 65) and leaves nothing behind" {
+	snapshot --repo-name repo --git-dir "$REPO" no-such-branch
+	[ "$status" -eq 65 ]
+	[[ $stderr == *no-such-branch* ]]
+	[[ $stderr == *"not a commit"* ]]
+	# A tree-ish that looks like an option never reaches git as one.
+	snapshot --repo-name repo --git-dir "$REPO" -- --output=$TMP/pwned
+	[ "$status" -eq 65 ]
+	[ ! -e "$TMP/pwned" ]
+	# A tree is not a commit.
+	tree=$(git -C "$REPO" rev-parse 'HEAD^{tree}')
+	snapshot --repo-name repo --git-dir "$REPO" "$tree"
+	[ "$status" -eq 65 ]
+	[ "$(snapshot_count)" -eq 0 ]
+}
+
+@test "a directory that is not a git repository is bad input (exit 65)" {
+	mkdir "$TMP/notgit"
+	snapshot --repo-name repo --git-dir "$TMP/notgit"
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"$TMP/notgit"* ]]
+	snapshot --repo-name repo --git-dir "$TMP/does-not-exist"
+	[ "$status" -eq 65 ]
+	[ "$(snapshot_count)" -eq 0 ]
+}
+
+@test "plain directory: same content gives the same id, one changed byte another" {
+	plain=$TMP/plain
+	cp -a "$REPO" "$plain"
+	snapshot --repo-name repo --repo "$plain"
+	[ "$status" -eq 0 ]
+	first=$output
+	[[ $first =~ ^repo-[0-9a-f]{32,64}\.sqfs$ ]]
+
+	# A copy with other mtimes and without .git: same content, same id.
+	mkdir "$TMP/copy"
+	(cd "$plain" && tar --exclude=./.git -cf - .) | tar -x -m -C "$TMP/copy"
+	snapshot --repo-name repo --repo "$TMP/copy"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$first" ]
+	[[ $stderr == *"already exists"* ]]
+
+	# One byte of data.
+	sed -i 's/hello/hellp/' "$TMP/copy/app-misc/hello/hello-1.ebuild"
+	snapshot --repo-name repo --repo "$TMP/copy"
+	[ "$status" -eq 0 ]
+	[ "$output" != "$first" ]
+	second=$output
+
+	# A permission bit.
+	chmod +x "$TMP/copy/profiles/repo_name"
+	snapshot --repo-name repo --repo "$TMP/copy"
+	[ "$status" -eq 0 ]
+	[ "$output" != "$second" ]
+	[ "$output" != "$first" ]
+	third=$output
+
+	# A symlink target.
+	ln -sfn files/run.sh "$TMP/copy/app-misc/hello/latest.ebuild"
+	snapshot --repo-name repo --repo "$TMP/copy"
+	[ "$status" -eq 0 ]
+	[ "$output" != "$third" ]
+	[ "$(snapshot_count)" -eq 4 ]
+	no_tmp_files
+}
+
+@test "plain directory: the snapshot holds the tree (not .git), owned by root" {
+	plain=$TMP/plain
+	cp -a "$REPO" "$plain"
+	mkdir -p "$plain/sub/.git" && echo keep >"$plain/sub/.git/x"
+	for fmt in sqfs tar.xz tar.zst; do
+		snapshot --repo-name repo --repo "$plain" --format "$fmt"
+		[ "$status" -eq 0 ]
+		[[ $output == *".$fmt" ]]
+		f=$STORE/snapshots/$output
+		unpack "$f" "$TMP/out-$fmt"
+		diff -r --no-dereference --exclude=.git "$plain" "$TMP/out-$fmt"
+		[ ! -e "$TMP/out-$fmt/.git" ]
+		[ -f "$TMP/out-$fmt/sub/.git/x" ]
+		[ -x "$TMP/out-$fmt/app-misc/hello/files/run.sh" ]
+		[ "$(readlink "$TMP/out-$fmt/app-misc/hello/latest.ebuild")" = hello-1.ebuild ]
+	done
+	run -0 tar -tvf "$STORE/snapshots/${output%.tar.zst}.tar.xz"
+	[ -z "$(grep -v ' 0/0 ' <<<"$output")" ]
+}
+
+@test "a failing tar2sqfs fails the snapshot and leaves nothing under the final name" {
+	mkdir "$TMP/bin"
+	printf '#!/bin/sh\ncat >/dev/null\necho "tar2sqfs: simulated failure" >&2\nexit 1\n' \
+		>"$TMP/bin/tar2sqfs"
+	chmod +x "$TMP/bin/tar2sqfs"
+	PATH=$TMP/bin:$PATH snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -ne 0 ]
+	[ "$status" -ne 65 ]
+	[[ $stderr == *tar2sqfs* ]]
+	[ "$(snapshot_count)" -eq 0 ]
+
+	# Same when it dies without reading its input (git gets SIGPIPE).
+	printf '#!/bin/sh\nexit 3\n' >"$TMP/bin/tar2sqfs"
+	PATH=$TMP/bin:$PATH snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"tar2sqfs failed with exit status 3"* ]]
+	PATH=$TMP/bin:$PATH snapshot --repo-name repo --repo "$REPO"
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"tar2sqfs failed with exit status 3"* ]]
+	[ "$(snapshot_count)" -eq 0 ]
+
+	# And the next good run works.
+	snapshot --repo-name repo --git-dir "$REPO"
+	[ "$status" -eq 0 ]
+	[ "$(snapshot_count)" -eq 1 ]
+}
+
+@test "a failing git archive fails the snapshot" {
+	# A commit whose blob is missing: rev-parse succeeds, archive fails.
+	commit=$(git -C "$REPO" rev-parse HEAD)
+	blob=$(git -C "$REPO" rev-parse HEAD:metadata/layout.conf)
+	rm -f "$REPO/.git/objects/${blob:0:2}/${blob:2}"
+	for fmt in sqfs tar.zst; do
+		snapshot --repo-name repo --git-dir "$REPO" --format "$fmt"
+		[ "$status" -ne 0 ]
+		[[ $stderr == *"git archive"* ]]
+	done
+	[ "$(snapshot_count)" -eq 0 ]
+}
+
+@test "concurrent runs of one snapshot: all succeed, one file" {
+	for i in 1 2 3 4; do
+		"$ZEOLITE" --storedir "$STORE" snapshot --repo-name repo --git-dir "$REPO" \
+			>"$TMP/out.$i" 2>"$TMP/err.$i" &
+	done
+	for i in 1 2 3 4; do
+		wait -n || false
+	done
+	commit=$(git -C "$REPO" rev-parse HEAD)
+	for i in 1 2 3 4; do
+		[ "$(cat "$TMP/out.$i")" = "repo-$commit.sqfs" ]
+	done
+	[ "$(snapshot_count)" -eq 1 ]
+	run -0 rdsquashfs -l / "$STORE/snapshots/repo-$commit.sqfs"
+}
+
+@test "guru: snapshot of a real ebuild repository matches its commit" {
+	guru=$TMP/guru
+	mkdir "$guru"
+	tar -xJf "$SHARED_DATA/guru-snapshot.tar.xz" -C "$guru"
+	"${GIT[@]}" -C "$guru" init -q
+	"${GIT[@]}" -C "$guru" add -A
+	"${GIT[@]}" -C "$guru" commit -q -m guru
+	commit=$(git -C "$guru" rev-parse HEAD)
+	snapshot --repo-name guru --git-dir "$guru"
+	[ "$status" -eq 0 ]
+	[ "$output" = "guru-$commit.sqfs" ]
+	f=$STORE/snapshots/$output
+	unpack "$f" "$TMP/a"
+	git_tree "$guru" HEAD "$TMP/b"
+	diff -r --no-dereference "$TMP/a" "$TMP/b"
+	n_git=$(git -C "$guru" ls-files | wc -l)
+	n_sqfs=$(sqfs2tar "$f" | tar -t | grep -cv '/$')
+	[ "$n_git" -eq "$n_sqfs" ]
+	[ "$n_git" -gt 9000 ]
+
+	snapshot --repo-name guru --git-dir "$guru" --format tar.zst
+	[ "$status" -eq 0 ]
+	run -0 tar -tf "$STORE/snapshots/guru-$commit.tar.zst"
+	[ "$(grep -cv '/$' <<<"$output")" -eq "$n_git" ]
+	no_tmp_files
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Opening the store: layout made, unsafe stores refused with exit 65 and
+# nothing in them changed.
+load lib
+
+@test "the store layout is created" {
+	run "${Z[@]}" status
+	[ "$status" -eq 0 ]
+	for d in snapshots cache/snapshots cache/seeds builds tmp packages kerncache locks; do
+		[ -d "$STORE/$d" ]
+	done
+	[ "$(stat -c %a "$STORE")" = 755 ]
+}
+
+@test "a symlinked storedir is refused" {
+	mkdir "$WORK/real"
+	ln -s "$WORK/real" "$STORE"
+	run --separate-stderr "${Z[@]}" status
+	[ "$status" -eq 65 ]
+	[ "$stderr" = "zeolite: store '$STORE': '$STORE' is a symlink" ]
+	[ -z "$(ls -A "$WORK/real")" ]
+}
+
+@test "a group-writable storedir is refused" {
+	mkdir -m 775 "$STORE"
+	chmod 775 "$STORE"
+	run --separate-stderr "${Z[@]}" status
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"'$STORE' is writable by group or others (mode 0775)" ]]
+	[ -z "$(ls -A "$STORE")" ]
+}
+
+@test "a part of the store owned by someone else is refused, nothing changed" {
+	"${Z[@]}" status >/dev/null
+	echo data > "$STORE/snapshots/keep.sqfs"
+	chown 4321:4321 "$STORE/cache"
+	before=$(cd "$STORE" && find . -printf '%p %m %u\n' | sort)
+	run --separate-stderr "${Z[@]}" prepare keep.sqfs
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"'$STORE/cache' is owned by uid 4321, not by uid 0 who runs zeolite" ]]
+	after=$(cd "$STORE" && find . -printf '%p %m %u\n' | sort)
+	[ "$before" = "$after" ]
+	[ "$(cat "$STORE/snapshots/keep.sqfs")" = data ]
+}
+
+@test "a symlink in place of a store directory is refused" {
+	mkdir -p "$STORE"
+	ln -s /etc "$STORE/snapshots"
+	run --separate-stderr "${Z[@]}" status
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"'$STORE/snapshots' is a symlink" ]]
+}
+
+@test "storedir comes from the config, --storedir overrides it" {
+	printf 'storedir = "%s/fromconf"\n' "$WORK" > "$WORK/z.conf"
+	run "$ZEOLITE" -c "$WORK/z.conf" status
+	[ "$status" -eq 0 ]
+	[ -d "$WORK/fromconf/snapshots" ]
+	run "$ZEOLITE" -c "$WORK/z.conf" --storedir "$WORK/flag" status
+	[ "$status" -eq 0 ]
+	[ -d "$WORK/flag/snapshots" ]
+}
