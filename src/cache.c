@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "cache.h"
-#include "unpack.h"
+#include "archive-ops.h"
+#include "fs.h"
 
 #include <dirent.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -91,39 +91,11 @@ void cache_progress(CacheProgress *p, uint64_t done, uint64_t total)
 static int digest_fd(int fd, char **ret)
 {
 	static const char hex[] = "0123456789abcdef";
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned md_len = 0;
-	_cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
-	off_t off = 0;
-	int r = 0;
+	unsigned char md[32];
+	int r = archive_sha256_fd(fd, md);
 
-	if (!ctx)
-		die_oom();
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = -EIO;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = pread(fd, buf, 1 << 20, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
-			r = -EIO;
-			goto out;
-		}
-	}
-	if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len * 2 < ID_HEX_LEN) {
-		r = -EIO;
-		goto out;
-	}
+	if (r < 0)
+		return r;
 	char *s = xmalloc(ID_HEX_LEN + 1);
 	for (unsigned i = 0; i < ID_HEX_LEN / 2; i++) {
 		s[2 * i] = hex[md[i] >> 4];
@@ -131,9 +103,7 @@ static int digest_fd(int fd, char **ret)
 	}
 	s[ID_HEX_LEN] = '\0';
 	*ret = s;
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+	return 0;
 }
 
 static bool valid_id(const char *s, size_t n)

@@ -53,31 +53,6 @@
 
 #define IO_BUFSIZE (128 * 1024)
 
-static const char *const format_names[_SNAPSHOT_FORMAT_MAX] = {
-	[SNAPSHOT_SQFS] = "sqfs",
-	[SNAPSHOT_TAR_XZ] = "tar.xz",
-	[SNAPSHOT_TAR_ZST] = "tar.zst",
-};
-
-int snapshot_format_from_string(const char *s, SnapshotFormat *ret)
-{
-	if (!s)
-		return -EINVAL;
-	for (size_t i = 0; i < ELEMENTSOF(format_names); i++)
-		if (strcmp(s, format_names[i]) == 0) {
-			if (ret)
-				*ret = (SnapshotFormat) i;
-			return 0;
-		}
-	return -EINVAL;
-}
-
-const char *snapshot_format_extension(SnapshotFormat f)
-{
-	if ((unsigned) f >= _SNAPSHOT_FORMAT_MAX)
-		return NULL;
-	return format_names[f];
-}
 
 static unsigned n_cpus(void)
 {
@@ -1162,7 +1137,7 @@ static int snapshot_make_guarded(const Store *store, const SnapshotRequest *req,
 			return r;
 	}
 
-	name = xasprintf("%s-%s.%s", repo_name, id, format_names[req->format]);
+	name = xasprintf("%s-%s.%s", repo_name, id, snapshot_format_extension(req->format));
 	if (fstatat(store->snapshots_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		*ret_name = TAKE_PTR(name);
 		return 0;

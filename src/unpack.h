@@ -18,6 +18,7 @@
 #ifndef ZEOLITE_UNPACK_H
 #define ZEOLITE_UNPACK_H
 
+#include "fs.h"
 #include "util.h"
 
 typedef enum UnpackFlags {
@@ -51,13 +52,5 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 		      UnpackProgressFn progress, void *userdata,
 		      UnpackStats *ret_stats, char **ret_err);
 
-/* Remove the directory NAME under DIR_FD and everything in it, without
- * following symlinks or crossing mount points (compared by mount id, or
- * st_dev on old kernels).  Directories without permissions (mode 0, 0555)
- * are chmodded first.  NAME is a single component; a symlink or file NAME
- * is simply unlinked.  Returns 0 (also when NAME does not exist), -EINVAL
- * for a bad NAME, -EBUSY when a mount point was found inside (everything
- * else is still removed), or another -errno. */
-int rm_rf_at(int dir_fd, const char *name);
 
 #endif

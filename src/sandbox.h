@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sandbox.h - run a command in a build root: overlayfs over a shared seed
+ * tree, new mount, PID, UTS and IPC namespaces, chroot.
+ *
+ * Inside: proc (for the new PID namespace), sys read-only, a minimal /dev
+ * (null zero full random urandom tty, devpts with ptmx, tmpfs /dev/shm),
+ * tmpfs /run, the snapshot at REPO_TARGET read-only (nosuid, nodev), and
+ * the given read-write binds (distdir, pkgcache).  Everything is mounted
+ * inside the new mount namespace, which is private: when its last process
+ * dies every mount disappears with it, and nothing is ever unmounted by
+ * scanning /proc.  The namespace's init is killed when zeolite dies
+ * (PR_SET_PDEATHSIG), and with it every process of the build.
+ */
+#ifndef ZEOLITE_SANDBOX_H
+#define ZEOLITE_SANDBOX_H
+
+#include "util.h"
+
+typedef struct SandboxBind {
+	const char *source;   /* host path */
+	const char *target;   /* path inside the root */
+	bool read_only;
+} SandboxBind;
+
+typedef struct SandboxConfig {
+	const char *lower;          /* the shared seed tree (read-only lower layer) */
+	const char *upper;          /* the build's own upper dir (created if missing) */
+	const char *overlay_work;   /* overlayfs workdir, same filesystem as upper */
+	const char *root;           /* mount point for the merged root (created if missing) */
+	const char *snapshot_image; /* a .sqfs to loop-mount read-only, or NULL */
+	const char *snapshot_tree;  /* or a tree to bind read-only, or NULL */
+	const char *repo_target;    /* e.g. "/var/db/repos/gentoo" */
+	const SandboxBind *binds;
+	size_t n_binds;
+	const char *hostname;       /* UTS name inside */
+	char *const *argv;          /* run inside the chroot (argv[0] absolute inside) */
+	char *const *envp;          /* its whole environment */
+	int log_fd;                 /* its stdout and stderr (>= 0) */
+} SandboxConfig;
+
+/*
+ * Run C->argv in the sandbox and wait for it.  Returns 0 with *RET_STATUS
+ * the command's wait status, or -errno with *RET_ERR naming the step that
+ * failed ("mount overlay on /x: ...", "loop-mount /x.sqfs: ...").
+ */
+int sandbox_run(const SandboxConfig *c, int *ret_status, char **ret_err);
+
+#endif
