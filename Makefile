@@ -28,7 +28,7 @@ check-asan:
 	@test -f $(ASAN)/build.ninja || meson setup $(ASAN) -Db_sanitize=address,undefined -Db_lundef=false
 	ninja -C $(ASAN)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		meson test -C $(ASAN) --suite unit --print-errorlogs --num-processes 2
+		meson test -C $(ASAN) --suite unit --suite unit-root --print-errorlogs --num-processes 2
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

@@ -44,7 +44,7 @@ def ensure_inputs():
         # bench/snapshot.sh builds and caches the tree; ask it for 0 rounds.
         sh([os.path.join(SRCDIR, "bench", "snapshot.sh"), "--build-only"])
     files = {}
-    for ext, comp in (("tar.xz", "xz -T0 -6"), ("tar.zst", "zstd -T0 -q -19 --long=27")):
+    for ext, comp in (("tar.xz", "xz -T0 -6"), ("tar.zst", "zstd -T0 -q -6")):
         path = os.path.join(CACHE, "gentoo-bench." + ext)
         if not os.path.exists(path):
             print(f"making {path} ...", file=sys.stderr)

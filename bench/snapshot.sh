@@ -13,12 +13,15 @@
 # each zeolite run starts from a fresh storedir.
 #
 # Usage: bench/snapshot.sh [ROUNDS]       (default 10)
+#        bench/snapshot.sh --build-only  (only build and cache the tree)
 # Environment: ZEOLITE (default build/zeolite), SHARED_DATA, BENCH_CACHE,
 #              COPIES (default 20).
 
 set -euo pipefail
 
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_ONLY=false
+if [ "${1:-}" = --build-only ]; then BUILD_ONLY=true; shift; fi
 ROUNDS=${1:-10}
 ZEOLITE=${ZEOLITE:-$SRCDIR/build/zeolite}
 SHARED_DATA=${SHARED_DATA:-$SRCDIR/../shared/data}
@@ -65,6 +68,7 @@ mkdir -p "$BENCH_CACHE"
 if ! git -C "$TREE" rev-parse -q --verify HEAD >/dev/null 2>&1; then
 	build_tree
 fi
+$BUILD_ONLY && exit 0
 NFILES=$(git -C "$TREE" ls-files | wc -l)
 COMMIT=$(git -C "$TREE" rev-parse HEAD)
 

@@ -36,6 +36,9 @@ typedef struct ArchiveOps {
 	int (*snapshot_make)(const Store *store, const SnapshotRequest *req, char **ret_name, char **ret_err);
 	int (*sha256_fd)(int fd, unsigned char ret[32]);
 	int (*pack_tree)(const PackRequest *req, PackResult *ret, char **ret_err);
+	int (*pack_compression_from_mode)(const char *mode, PackCompression *ret, int *ret_threads);
+	const char *(*pack_extension)(PackCompression c);
+	void (*pack_result_done)(PackResult *r);
 } ArchiveOps;
 
 #endif

@@ -282,8 +282,9 @@ static char *timeout_message(const CacheRequest *req, int lock_fd, int r)
 	return xasprintf("%s; gave up after %ld s (lock_timeout)", held, req->timeout_ms / 1000);
 }
 
-/* Remove .tmp.<id>.* leftovers; returns how many. */
-static int remove_leftovers(int dir_fd, const char *id)
+/* Count the .tmp.<id>.* leftovers of unfinished preparations, removing
+ * them if REMOVE; returns how many (removed), or -errno. */
+static int leftovers_at(int dir_fd, const char *id, bool remove)
 {
 	_cleanup_free_ char *prefix = xasprintf(".tmp.%s.", id);
 	size_t plen = strlen(prefix);
@@ -300,7 +301,7 @@ static int remove_leftovers(int dir_fd, const char *id)
 		return -errno;
 	}
 	while ((de = readdir(d)))
-		if (strncmp(de->d_name, prefix, plen) == 0 && rm_rf_at(dir_fd, de->d_name) >= 0)
+		if (strncmp(de->d_name, prefix, plen) == 0 && (!remove || rm_rf_at(dir_fd, de->d_name) >= 0))
 			n++;
 	closedir(d);
 	return n;
@@ -327,7 +328,7 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 		*ret_recovered = xasprintf("previous preparation of '%s' by %s did not finish; starting over",
 					   req->label, d);
 	}
-	n = remove_leftovers(dir_fd, req->id);
+	n = leftovers_at(dir_fd, req->id, true);
 	if (n > 0 && !*ret_recovered)
 		*ret_recovered = xasprintf("leftovers of an unfinished preparation of '%s' found; starting over",
 					   req->label);
@@ -548,27 +549,6 @@ static char **collect_ids(int dir_fd)
 	return ids ? ids : xcalloc(1, sizeof(char *));
 }
 
-static bool has_leftovers(int dir_fd, const char *id)
-{
-	_cleanup_free_ char *prefix = xasprintf(".tmp.%s.", id);
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
-
-	if (fd < 0)
-		return false;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return false;
-	}
-	while (!found && (de = readdir(d)))
-		found = strncmp(de->d_name, prefix, strlen(prefix)) == 0;
-	closedir(d);
-	return found;
-}
-
 static void entry_info(int dir_fd, CacheKind kind, const char *id, CacheEntryInfo *e)
 {
 	_cleanup_free_ char *lockname = xasprintf("%s.lock", id);
@@ -590,7 +570,7 @@ static void entry_info(int dir_fd, CacheKind kind, const char *id, CacheEntryInf
 		if (fstatat(dir_fd, sp, &ss, AT_SYMLINK_NOFOLLOW) == 0)
 			e->prepared_ns = (int64_t) ss.st_mtim.tv_sec * 1000000000 + ss.st_mtim.tv_nsec;
 	}
-	e->leftovers = has_leftovers(dir_fd, id);
+	e->leftovers = leftovers_at(dir_fd, id, false) > 0;
 	lock_fd = openat(dir_fd, lockname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (lock_fd >= 0) {
 		e->preparing = lock_byte_test(lock_fd, LOCK_BYTE_PREPARE, F_RDLCK) > 0;
@@ -651,7 +631,7 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 	if (e->leftovers) {
 		fn(userdata, kind, label, "leftovers of an unfinished preparation");
 		if (!o->dry_run)
-			(void) remove_leftovers(dir_fd, e->id);
+			(void) leftovers_at(dir_fd, e->id, true);
 	}
 	if (!remove_ready || !e->ready)
 		return 0;

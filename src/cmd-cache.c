@@ -170,29 +170,13 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 	return -ENOENT;
 }
 
-/* The repository a snapshot belongs to: its name up to the last '-'
- * ("gentoo-<sha>.sqfs" -> "gentoo", "portage-20190214.tar.xz" -> "portage"). */
-static char *snapshot_group(const char *name)
-{
-	const char *dash = strrchr(name, '-');
-	size_t n = dash && dash != name ? (size_t) (dash - name) : strcspn(name, ".");
-	return xstrndup(name, n);
-}
-
-typedef struct UnpackFill {
-	int fd;
-	const char *name;
-	UnpackFlags flags;
-	CacheProgress *progress;
-} UnpackFill;
-
 static void unpack_progress(void *userdata, uint64_t done, uint64_t total)
 {
 	cache_progress(userdata, done, total);
 }
 
-static int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files,
-		       uint64_t *ret_bytes, char **ret_err)
+int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files, uint64_t *ret_bytes,
+		char **ret_err)
 {
 	UnpackFill *u = userdata;
 	UnpackStats stats = { 0 };

@@ -17,7 +17,7 @@
 #include "build-config.h"
 
 /* getopt letters of the catalyst aliases below (each takes an argument). */
-#define ALIAS_OPTS "s:S:"
+#define ALIAS_OPTS "f:s:S:"
 
 /* Global options (DESIGN.md §5). */
 static char **arg_configs;
@@ -199,6 +199,7 @@ typedef struct Command {
 } Command;
 
 static const Command commands[] = {
+	{ "build", cmd_build, "build the stage a spec describes (catalyst -f)" },
 	{ "check", cmd_check, "validate spec files (silent when valid)" },
 	{ "snapshot", cmd_snapshot, "make a snapshot of an ebuild repository (catalyst -s)" },
 	{ "prepare", cmd_prepare, "make a snapshot's unpacked tree ready in the cache (catalyst -S)" },
@@ -212,6 +213,7 @@ static const struct {
 	const char *command;
 	const char *help;
 } aliases[] = {
+	{ 'f', "build", "SPEC       same as: build SPEC" },
 	{ 's', "snapshot", "TREEISH    same as: snapshot TREEISH" },
 	{ 'S', "prepare", "SNAPSHOT   same as: prepare SNAPSHOT" },
 };

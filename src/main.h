@@ -6,7 +6,9 @@
 #ifndef ZEOLITE_MAIN_H
 #define ZEOLITE_MAIN_H
 
+#include "cache.h"
 #include "config.h"
+#include "unpack.h"
 #include "spec.h"
 #include "store.h"
 #include "util.h"
@@ -31,7 +33,17 @@ unsigned long effective_lock_timeout(const Config *c, const Spec *spec);
 /* Open the store of C; prints the reason and returns an exit status. */
 int open_store(const Config *c, Store *ret);
 
+/* A cache fill (CacheFillFn) that unpacks the archive open at FD. */
+typedef struct UnpackFill {
+	int fd;
+	const char *name;
+	UnpackFlags flags;
+} UnpackFill;
+int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files, uint64_t *ret_bytes,
+		char **ret_err);
+
 /* Commands (cmd-*.c): each gets its own argv with argv[0] the command. */
+int cmd_build(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -24,16 +24,23 @@ typedef enum PackCompression {
 } PackCompression;
 
 /*
- * Map a catalyst compression_mode to a libarchive filter: xz, pixz (xz with
- * threads), zstd, pzstd (zstd with threads), gzip, pigz?, bzip2, lbzip2
- * (bzip2; libarchive has no threaded bzip2), tar (none); the "_x" variants
- * (xattrs) map like their base.  *RET_THREADS is 0 for "as libarchive
- * decides" or the thread count to ask for.  -EINVAL for modes zeolite
- * cannot pack a stage with (rsync, squashfs_*, lzip, lzma, lzop).
+ * Map a catalyst compression_mode to a libarchive filter:
+ *   xz, xz_x                     PACK_XZ, *RET_THREADS 0
+ *   pixz, pixz_i, pixz_x         PACK_XZ, threads = online CPUs
+ *   zstd, zstd_x                 PACK_ZSTD, 0
+ *   pzstd, pzstd_x               PACK_ZSTD, online CPUs
+ *   gzip, gzip_x, pigz, pigz_x   PACK_GZIP, 0 (libarchive has no threaded gzip)
+ *   bzip2, bzip2_x, lbzip2, lbzip2_x   PACK_BZIP2, 0 (nor threaded bzip2)
+ *   tar, tar_x                   PACK_NONE, 0
+ * The "_x" variants (xattrs) map like their base: zeolite always keeps
+ * xattrs.  *RET_THREADS is 0 for "as libarchive decides" (one thread) or
+ * the thread count to ask for; RET and RET_THREADS may be NULL.  -EINVAL
+ * for modes zeolite cannot pack a stage with (rsync, squashfs_*, lzip,
+ * lzma, lzop) and anything else.
  */
 int pack_compression_from_mode(const char *mode, PackCompression *ret, int *ret_threads);
 
-/* "tar.xz", "tar.zst", "tar.gz", "tar.bz2", "tar". */
+/* "tar.xz", "tar.zst", "tar.gz", "tar.bz2", "tar"; NULL for a bad value. */
 const char *pack_extension(PackCompression c);
 
 typedef struct PackRequest {
@@ -54,12 +61,19 @@ typedef struct PackResult {
 	uint64_t entries;
 	uint64_t bytes_in;      /* file data packed */
 	uint64_t bytes_out;     /* size of the tarball */
+	uint64_t sockets;       /* sockets met in the tree and skipped (as tar does) */
 } PackResult;
 
 /*
  * Pack.  Returns 0 with *RET filled (release with pack_result_done()), or
- * -errno with *RET_ERR naming the step that failed ("compressor: ...",
- * "entry 'usr/bin/x': ...", "DIGESTS: ...").
+ * -errno with *RET_ERR (caller frees) naming the step that failed:
+ * "pack: compressor (xz): ...", "pack: entry './usr/bin/x': ...",
+ * "pack: writing 'NAME.tar.xz': No space left on device", "pack: DIGESTS: ...".
+ *   -EINVAL  bad request (unknown digest, compression, digest format, name)
+ *   -ENOSPC, -EIO, ... from the disk or the tree
+ * On failure nothing is published and older files of the same names are
+ * left as they were.  The file formats are described at the top of pack.c.
+ * ROOT_FD and OUT_DIR_FD are borrowed (not closed, offsets unchanged).
  */
 int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err);
 

@@ -43,6 +43,25 @@ typedef struct SandboxConfig {
  * Run C->argv in the sandbox and wait for it.  Returns 0 with *RET_STATUS
  * the command's wait status, or -errno with *RET_ERR naming the step that
  * failed ("mount overlay on /x: ...", "loop-mount /x.sqfs: ...").
+ *
+ * The command runs as PID 1 of the new PID namespace with stdin
+ * /dev/null, stdout and stderr C->log_fd, no other fds, default signal
+ * dispositions, an empty signal mask and umask 022.  C->upper,
+ * C->overlay_work and C->root are created (mode 0755) if missing; their
+ * parents must exist.  C->binds and the snapshot get ro (if asked),
+ * nosuid, nodev; a bind of a non-directory gets a file as mount point.
+ * PR_SET_NO_NEW_PRIVS is not set (setuid helpers work inside).
+ *
+ * Call it from a thread that lives until it returns: the sandbox is
+ * SIGKILLed when the calling thread dies (PR_SET_PDEATHSIG).  It is not
+ * async-signal-safe and must not run concurrently with fork() in another
+ * thread that could inherit the error pipe.  SIGCHLD must not be set to
+ * SIG_IGN (the child would be reaped behind waitpid()'s back).
+ *
+ * A bad config gives -EINVAL.  *RET_STATUS is written only on success;
+ * *RET_ERR (RET_ERR may be NULL) only on failure, and the caller frees
+ * it.  If the child dies by a signal before its exec, the call returns 0
+ * with that status: the two cases cannot be told apart.
  */
 int sandbox_run(const SandboxConfig *c, int *ret_status, char **ret_err);
 

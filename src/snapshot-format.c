@@ -32,3 +32,12 @@ const char *snapshot_format_extension(SnapshotFormat f)
 		return NULL;
 	return format_names[f];
 }
+
+/* The repository a snapshot belongs to: its name up to the last '-'
+ * ("gentoo-<sha>.sqfs" -> "gentoo", "portage-20190214.tar.xz" -> "portage"). */
+char *snapshot_group(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+	size_t n = dash && dash != name ? (size_t) (dash - name) : strcspn(name, ".");
+	return xstrndup(name, n);
+}

@@ -49,6 +49,10 @@ typedef struct SnapshotRequest {
 int snapshot_format_from_string(const char *s, SnapshotFormat *ret);
 const char *snapshot_format_extension(SnapshotFormat f);
 
+/* The repository a snapshot file belongs to, for gc's --keep: its name up
+ * to the last '-' ("gentoo-<sha>.sqfs" -> "gentoo"). */
+char *snapshot_group(const char *name);
+
 /*
  * Make the snapshot.  On success returns 1 if it was created, 0 if it
  * already existed (or another process published it first); *RET_NAME is

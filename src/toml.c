@@ -1000,43 +1000,6 @@ int toml_parse(const char *path, const char *text, size_t len, TomlValue **ret, 
 
 /* ---- JSON ------------------------------------------------------------ */
 
-/* As python's json.dumps(ensure_ascii=False) writes a string. */
-static void put_json_string(Buf *b, const char *s)
-{
-	buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-		switch (*p) {
-		case '"':
-			buf_puts(b, "\\\"");
-			break;
-		case '\\':
-			buf_puts(b, "\\\\");
-			break;
-		case '\n':
-			buf_puts(b, "\\n");
-			break;
-		case '\r':
-			buf_puts(b, "\\r");
-			break;
-		case '\t':
-			buf_puts(b, "\\t");
-			break;
-		case '\b':
-			buf_puts(b, "\\b");
-			break;
-		case '\f':
-			buf_puts(b, "\\f");
-			break;
-		default:
-			if (*p < 0x20)
-				buf_printf(b, "\\u%04x", *p);
-			else
-				buf_putc(b, (char) *p);
-		}
-	}
-	buf_putc(b, '"');
-}
-
 static int cmp_keys(const void *a, const void *b, void *userdata)
 {
 	const TomlValue *t = userdata;
@@ -1049,7 +1012,7 @@ void toml_to_json(const TomlValue *v, Buf *b)
 {
 	switch (v->type) {
 	case TOML_STRING:
-		put_json_string(b, v->str);
+		buf_put_json_string(b, v->str);
 		break;
 	case TOML_FLOAT:
 		buf_puts(b, v->str);
@@ -1081,7 +1044,7 @@ void toml_to_json(const TomlValue *v, Buf *b)
 		for (size_t i = 0; i < v->n; i++) {
 			if (i > 0)
 				buf_puts(b, ", ");
-			put_json_string(b, v->keys[order[i]]);
+			buf_put_json_string(b, v->keys[order[i]]);
 			buf_puts(b, ": ");
 			toml_to_json(v->items[order[i]], b);
 		}

@@ -40,6 +40,20 @@
  * inodes met a second time (same inode number), made with linkat.  An image
  * whose root holds exactly one directory is stripped the same way.
  *
+ * Extended attributes (pax "SCHILY.xattr.*" records, as GNU tar --xattrs
+ * and zeolite's packer write them) are restored only with
+ * UNPACK_KEEP_OWNER, i.e. for seed stages unpacked as root: after the
+ * owner and mode are set (chown clears security.capability) and before the
+ * mtime.  Regular files and directories get them through their fd
+ * (fsetxattr), symlinks and device nodes through
+ * "/proc/self/fd/<parent>/<name>" with lsetxattr, which follows the
+ * parent's magic link but never a symlink in the last component.  An
+ * attribute the filesystem cannot store (EOPNOTSUPP) is skipped, as GNU tar
+ * does with a warning, and so is a user.* attribute on a symlink or device
+ * node (the kernel allows user.* only on files and directories); any other
+ * failure is an error.  Hardlink entries share their target's inode and
+ * get nothing.  Squashfs images are not read for xattrs.
+ *
  * libarchive 3.6.2 (Debian 12) has no multi-threaded xz decoder (the
  * "threads" read option of the xz filter does not exist there; upstream
  * issue libarchive#1964), so xz decoding runs on the calling thread.
@@ -58,6 +72,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include <sqfs/compressor.h>
@@ -121,6 +136,12 @@ typedef struct Unpacker {
 	char *buf; /* UNPACK_READ_BLOCK bytes, for squashfs file data */
 } Unpacker;
 
+typedef struct Xattr {
+	const char *name;
+	const void *value;
+	size_t size;
+} Xattr;
+
 /* An archive entry in a form common to both readers. */
 typedef struct Entry {
 	const char *raw;      /* path as stored, for messages */
@@ -133,6 +154,8 @@ typedef struct Entry {
 	const char *hardlink; /* target of a hardlink, as stored */
 	dev_t rdev;
 	uint64_t size;
+	const Xattr *xattrs;  /* restored with UNPACK_KEEP_OWNER only */
+	size_t n_xattrs;
 } Entry;
 
 /* Writes the data of the current entry to FD; returns 0 or -errno. */
@@ -491,10 +514,46 @@ static mode_t file_mode(Unpacker *u, mode_t mode)
 	return mode;
 }
 
+/*
+ * Restore E's extended attributes on FD, or (FD < 0) on BASE in the
+ * directory PFD without following a symlink there.
+ */
+static int set_xattrs(Unpacker *u, const Entry *e, int fd, int pfd, const char *base)
+{
+	char proc[64 + NAME_MAX];
+
+	if (!(u->flags & UNPACK_KEEP_OWNER) || e->n_xattrs == 0)
+		return 0;
+	if (fd < 0)
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", pfd, base);
+	for (size_t i = 0; i < e->n_xattrs; i++) {
+		const Xattr *x = &e->xattrs[i];
+		int r;
+
+		r = fd >= 0 ? fsetxattr(fd, x->name, x->value, x->size, 0) :
+			      lsetxattr(proc, x->name, x->value, x->size, 0);
+		if (r == 0)
+			continue;
+		if (errno == EOPNOTSUPP)
+			continue;
+		if (errno == EPERM && fd < 0 && strncmp(x->name, "user.", 5) == 0)
+			continue;
+		{
+			int err = errno;
+			_cleanup_free_ char *q = escape(x->name);
+
+			return fail_entry(u, -err, e->raw, "cannot set xattr '%s': %s", q,
+					  strerror(err));
+		}
+	}
+	return 0;
+}
+
 static int set_meta_fd(Unpacker *u, const Entry *e, int fd, mode_t created_mode)
 {
 	mode_t mode = file_mode(u, e->mode);
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, e->mtime };
+	int r;
 
 	if (u->flags & UNPACK_KEEP_OWNER)
 		if (fchown(fd, e->uid, e->gid) < 0)
@@ -502,6 +561,10 @@ static int set_meta_fd(Unpacker *u, const Entry *e, int fd, mode_t created_mode)
 	if ((u->flags & UNPACK_KEEP_OWNER) || mode != (created_mode & ~u->umask))
 		if (fchmod(fd, mode) < 0)
 			return fail_entry(u, -errno, e->raw, "cannot set mode: %m");
+	/* After fchown, which clears security.capability. */
+	r = set_xattrs(u, e, fd, -EBADF, NULL);
+	if (r < 0)
+		return r;
 	if (e->mtime.tv_nsec != UTIME_OMIT && futimens(fd, ts) < 0)
 		return fail_entry(u, -errno, e->raw, "cannot set mtime: %m");
 	return 0;
@@ -510,12 +573,16 @@ static int set_meta_fd(Unpacker *u, const Entry *e, int fd, mode_t created_mode)
 static int set_meta_at(Unpacker *u, const Entry *e, int pfd, const char *base, bool chmod)
 {
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, e->mtime };
+	int r;
 
 	if (u->flags & UNPACK_KEEP_OWNER)
 		if (fchownat(pfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return fail_entry(u, -errno, e->raw, "cannot set owner: %m");
 	if (chmod && fchmodat(pfd, base, file_mode(u, e->mode), 0) < 0)
 		return fail_entry(u, -errno, e->raw, "cannot set mode: %m");
+	r = set_xattrs(u, e, -EBADF, pfd, base);
+	if (r < 0)
+		return r;
 	if (e->mtime.tv_nsec != UTIME_OMIT &&
 	    utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return fail_entry(u, -errno, e->raw, "cannot set mtime: %m");
@@ -615,6 +682,17 @@ static int make_dir(Unpacker *u, const Entry *e, const char *norm, int pfd, cons
 		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 			break;
 		r = remove_existing(u, e->raw, pfd, base);
+		if (r < 0)
+			return r;
+	}
+	if ((u->flags & UNPACK_KEEP_OWNER) && e->n_xattrs > 0) {
+		/* Now: the mode, owner and mtime come later (finish_dirs()). */
+		_cleanup_close_ int fd = openat(pfd, base,
+						O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0)
+			return fail_entry(u, -errno, e->raw, "cannot open directory: %m");
+		r = set_xattrs(u, e, fd, -EBADF, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -928,6 +1006,8 @@ static int unpack_tar(Unpacker *u, int archive_fd, const char *name)
 	TarReader t = { .fd = archive_fd };
 	TarData d = { .t = &t, .name = name };
 	_cleanup_free_ char *last = NULL;
+	_cleanup_free_ Xattr *xattrs = NULL;
+	size_t cap_xattrs = 0;
 	int r;
 
 	t.block = xmalloc(UNPACK_READ_BLOCK);
@@ -986,6 +1066,19 @@ static int unpack_tar(Unpacker *u, int archive_fd, const char *name)
 		e.rdev = archive_entry_rdev(ae);
 		e.size = archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0 ?
 				 (uint64_t)archive_entry_size(ae) : 0;
+		if ((u->flags & UNPACK_KEEP_OWNER) && archive_entry_xattr_reset(ae) > 0) {
+			Xattr x;
+
+			/* Valid until the next header is read. */
+			while (archive_entry_xattr_next(ae, &x.name, &x.value, &x.size) ==
+			       ARCHIVE_OK) {
+				if (!x.name || !*x.name)
+					continue;
+				xgrow(&xattrs, &cap_xattrs, e.n_xattrs + 1, sizeof(*xattrs));
+				xattrs[e.n_xattrs++] = x;
+			}
+			e.xattrs = xattrs;
+		}
 
 		r = unpack_entry(u, &e, tar_data, &d);
 		if (r < 0)

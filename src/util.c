@@ -154,6 +154,12 @@ void buf_put_json_string(Buf *b, const char *s)
 		case '\r':
 			buf_puts(b, "\\r");
 			break;
+		case '\b':
+			buf_puts(b, "\\b");
+			break;
+		case '\f':
+			buf_puts(b, "\\f");
+			break;
 		default:
 			if (*p < 0x20)
 				buf_printf(b, "\\u%04x", *p);

@@ -79,7 +79,8 @@ void buf_putc(Buf *b, char c);
 void buf_put(Buf *b, const char *s, size_t n);
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) _printf_(2, 3);
-/* Append S as a JSON string literal, quotes included. */
+/* Append S as a JSON string literal, quotes included, escaped as python's
+ * json.dumps(ensure_ascii=False) does (the TOML differential test relies on it). */
 void buf_put_json_string(Buf *b, const char *s);
 /* Return the data (never NULL) and reset B; the caller owns the result. */
 char *buf_steal(Buf *b);

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 
 #include "unpack.h"
 
@@ -675,6 +676,149 @@ static void test_no_keep_owner(void **state)
 	assert_int_equal(st.st_mode & 07777, 0755);
 }
 
+/* ---- extended attributes ---- */
+
+/* A v2 vfs_cap_data for cap_net_raw (13), effective: as `setcap cap_net_raw+ep`. */
+static const unsigned char cap_net_raw[20] = {
+	0x01, 0x00, 0x00, 0x02, /* VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, LE */
+	0x00, 0x20, 0x00, 0x00, /* permitted[0]: 1 << 13 */
+	0x00, 0x00, 0x00, 0x00, /* inheritable[0] */
+	0x00, 0x00, 0x00, 0x00, /* permitted[1] */
+	0x00, 0x00, 0x00, 0x00, /* inheritable[1] */
+};
+static const char pax_flags[] = "em";
+
+/*
+ * A pax archive as GNU tar --xattrs writes it (SCHILY.xattr.*): a file
+ * owned by 1234 with a capability and PaX flags, a directory with PaX
+ * flags, a symlink with a trusted.* and a user.* attribute (which the
+ * kernel does not allow on symlinks) and a FIFO with a trusted.* one.
+ */
+static void write_xattr_tar(const char *file)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *ae;
+
+	assert_non_null(a);
+	assert_int_equal(archive_write_set_format_pax(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY"),
+			 ARCHIVE_OK);
+	assert_int_equal(archive_write_open_filename(a, file), ARCHIVE_OK);
+
+	ae = archive_entry_new();
+	archive_entry_set_pathname(ae, "d");
+	archive_entry_set_filetype(ae, AE_IFDIR);
+	archive_entry_set_perm(ae, 0755);
+	archive_entry_set_mtime(ae, MTIME, 0);
+	archive_entry_xattr_add_entry(ae, "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+	archive_entry_free(ae);
+
+	ae = archive_entry_new();
+	archive_entry_set_pathname(ae, "d/ping");
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_entry_set_perm(ae, 0711);
+	archive_entry_set_uid(ae, 1234);
+	archive_entry_set_gid(ae, 5678);
+	archive_entry_set_mtime(ae, MTIME, 0);
+	archive_entry_set_size(ae, 5);
+	archive_entry_xattr_add_entry(ae, "security.capability", cap_net_raw, sizeof(cap_net_raw));
+	archive_entry_xattr_add_entry(ae, "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, "ping\n", 5), 5);
+	archive_entry_free(ae);
+
+	ae = archive_entry_new();
+	archive_entry_set_pathname(ae, "d/l");
+	archive_entry_set_filetype(ae, AE_IFLNK);
+	archive_entry_set_perm(ae, 0777);
+	archive_entry_set_symlink(ae, "ping");
+	archive_entry_set_mtime(ae, MTIME, 0);
+	archive_entry_xattr_add_entry(ae, "trusted.zeolite", "L", 1);
+	archive_entry_xattr_add_entry(ae, "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+	archive_entry_free(ae);
+
+	ae = archive_entry_new();
+	archive_entry_set_pathname(ae, "d/fifo");
+	archive_entry_set_filetype(ae, AE_IFIFO);
+	archive_entry_set_perm(ae, 0600);
+	archive_entry_set_mtime(ae, MTIME, 0);
+	archive_entry_xattr_add_entry(ae, "trusted.zeolite", "P", 1);
+	assert_int_equal(archive_write_header(a, ae), ARCHIVE_OK);
+	archive_entry_free(ae);
+
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+/* Assert that NAME on PATH (not followed) holds exactly VALUE/SIZE. */
+static void assert_xattr(int dfd, const char *path, const char *name, const void *value,
+			 size_t size)
+{
+	char proc[256], buf[256];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, path);
+	n = lgetxattr(proc, name, buf, sizeof(buf));
+	if (n < 0)
+		fail_msg("%s: %s: %s", path, name, strerror(errno));
+	assert_int_equal((size_t)n, size);
+	assert_memory_equal(buf, value, size);
+}
+
+static void assert_no_xattr(int dfd, const char *path, const char *name)
+{
+	char proc[256], buf[256];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, path);
+	assert_true(lgetxattr(proc, name, buf, sizeof(buf)) < 0);
+	assert_int_equal(errno, ENODATA);
+}
+
+static void test_xattrs_keep_owner(void **state)
+{
+	Sandbox *s = *state;
+	char *err = NULL;
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	write_xattr_tar(s->archive);
+	assert_int_equal(run_unpack_flags(s, UNPACK_KEEP_OWNER | UNPACK_ALLOW_DEVICES |
+					     UNPACK_NO_STRIP, NULL, &err), 0);
+	assert_null(err);
+	/* The capability survived the chown to 1234:5678. */
+	assert_int_equal(fstatat(s->dest_fd, "d/ping", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 5678);
+	assert_int_equal(st.st_mode & 07777, 0711);
+	assert_int_equal(st.st_mtime, MTIME);
+	assert_xattr(s->dest_fd, "d/ping", "security.capability", cap_net_raw,
+		     sizeof(cap_net_raw));
+	assert_xattr(s->dest_fd, "d/ping", "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_xattr(s->dest_fd, "d", "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_xattr(s->dest_fd, "d/l", "trusted.zeolite", "L", 1);
+	assert_no_xattr(s->dest_fd, "d/l", "user.pax.flags"); /* not allowed on symlinks */
+	assert_xattr(s->dest_fd, "d/fifo", "trusted.zeolite", "P", 1);
+	/* The symlink was not followed: its target did not get its attribute. */
+	assert_no_xattr(s->dest_fd, "d/ping", "trusted.zeolite");
+	assert_int_equal(fstatat(s->dest_fd, "d", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mtime, MTIME);
+}
+
+static void test_xattrs_not_kept(void **state)
+{
+	Sandbox *s = *state;
+
+	write_xattr_tar(s->archive);
+	assert_int_equal(run_unpack_flags(s, UNPACK_ALLOW_DEVICES | UNPACK_NO_STRIP, NULL, NULL),
+			 0);
+	assert_no_xattr(s->dest_fd, "d/ping", "security.capability");
+	assert_no_xattr(s->dest_fd, "d/ping", "user.pax.flags");
+	assert_no_xattr(s->dest_fd, "d", "user.pax.flags");
+}
+
 static void test_devices_allowed(void **state)
 {
 	static const TEnt t[] = {
@@ -1070,6 +1214,8 @@ int main(void)
 		T(test_duplicate_entry_replaces),
 		T(test_keep_owner),
 		T(test_no_keep_owner),
+		T(test_xattrs_keep_owner),
+		T(test_xattrs_not_kept),
 		T(test_devices_allowed),
 		T(test_hostile_dotdot),
 		T(test_hostile_dotdot_late),

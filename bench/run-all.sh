@@ -1,0 +1,10 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+# `make bench`: every benchmark, one after another (not part of make check).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+export ZEOLITE="${1:-$top/build/zeolite}"
+"$top/bench/prepare.py" "${ROUNDS:-3}"
+"$top/bench/snapshot.sh" "${ROUNDS:-3}"
+"$top/bench/build-start.sh" "${ROUNDS:-5}"
+"$top/bench/pack.sh"

@@ -1,0 +1,198 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# zeolite build: real chroots from a busybox seed, real namespaces and
+# mounts, the stand-in emerge (tests/seed/emerge-standin) in place of
+# portage's.  The fixtures (seed, snapshot, specs) are made once per file.
+load lib
+
+setup_file() {
+	export FIX=$(mktemp -d /var/tmp/zeolite-build.XXXXXX)
+	FIXTURE_OPTIONS='"autoresume"' "$SRCDIR/tests/seed/make-fixtures.sh" "$ZEOLITE" "$FIX/store" "$FIX" > "$FIX/fixtures.log" 2>&1
+	export ZEOLITE_TARGETS_DIR="$SRCDIR/targets"
+}
+
+teardown_file() {
+	umount "$FIX/store/builds/small" 2>/dev/null || true
+	rm -rf "$FIX"
+}
+
+setup() {
+	WORK=$(mktemp -d /var/tmp/zeolite-bats.XXXXXX)
+	Z=("$ZEOLITE" -c "$FIX/zeolite.conf")
+	OUT="$FIX/store/builds/23.0-default"
+	grep -v '^#' /proc/self/mountinfo | awk '{print $5, $9, $10}' | sort > "$WORK/mounts.before"
+}
+
+teardown() {
+	if [ -f "$WORK/pids" ]; then
+		while read -r p; do kill -9 "$p" 2>/dev/null || true; done < "$WORK/pids"
+	fi
+	rm -rf "$WORK"
+}
+
+mounts_unchanged() {
+	grep -v '^#' /proc/self/mountinfo | awk '{print $5, $9, $10}' | sort > "$WORK/mounts.after"
+	diff "$WORK/mounts.before" "$WORK/mounts.after"
+}
+
+@test "--dry-run resolves every input and builds nothing" {
+	run --separate-stderr "${Z[@]}" build --dry-run "$FIX/stage3.spec"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"seed        $FIX/store/builds/23.0-default/stage3-amd64-openrc-latest.tar.xz"* ]]
+	[[ "$output" == *"snapshot    $FIX/store/snapshots/gentoo-$(cat "$FIX/treeish").sqfs (loop-mounted read-only)"* ]]
+	[[ "$output" == *"output      $OUT/stage3-amd64-openrc-fixture.tar.xz"* ]]
+	[ ! -e "$OUT/stage3-amd64-openrc-fixture.tar.xz" ]
+}
+
+@test "stage3: the tarball has emerge's work, owners, modes, xattrs; DIGESTS and CONTENTS are right" {
+	run --separate-stderr "${Z[@]}" build "$FIX/stage3.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	tarball="$OUT/stage3-amd64-openrc-fixture.tar.xz"
+	[ "$output" = "$tarball" ]
+	tar -tvf "$tarball" > "$WORK/list"
+	grep -q ' ./usr/share/standin/sys-apps_baselayout$' "$WORK/list"
+	grep -q ' ./var/log/emerge-standin.log$' "$WORK/list"
+	grep -q '^-rwsr-xr-x 0/0 .* ./usr/bin/suid-helper$' "$WORK/list"
+	tar --numeric-owner -tvf "$tarball" | grep -q '^-rw-r--r-- 1234/5678 .* ./home/builder/file$'
+	grep -q 'emerge.*@system' <(tar -xOf "$tarball" ./var/log/emerge-standin.log)
+	# xattrs survive seed -> cache -> overlay -> tarball.
+	mkdir "$WORK/x"
+	tar --xattrs --xattrs-include='*' -C "$WORK/x" -xpf "$tarball" ./bin/ping
+	python3 -c 'import os,struct,sys; v=os.getxattr(sys.argv[1], "security.capability"); assert v[:20] == struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0), v; assert os.getxattr(sys.argv[1], "user.pax.flags") == b"em"' "$WORK/x/bin/ping"
+	# DIGESTS: the sha512 line verifies with sha512sum -c.
+	cd "$OUT"
+	grep -A2 '^# SHA512 HASH' "$tarball.DIGESTS" | grep -v '^#' | grep ' stage3-amd64-openrc-fixture.tar.xz$' > "$WORK/sha512"
+	[ -s "$WORK/sha512" ]
+	sha512sum -c "$WORK/sha512"
+	grep -q '^# BLAKE2B HASH' "$tarball.DIGESTS"
+	# CONTENTS lists what the tarball holds.
+	[ "$(zcat "$tarball.CONTENTS.gz" | wc -l)" -eq "$(wc -l < "$WORK/list")" ]
+	mounts_unchanged
+	# Nothing half-written, no work directory left.
+	[ -z "$(ls -A "$OUT" | grep -e '^\.tmp' || true)" ]
+	[ ! -e "$FIX/store/tmp/23.0-default/stage3-amd64-openrc-fixture" ]
+}
+
+@test "stage4 from a tarball snapshot: packages, users, fsscript; the snapshot is read-only in the chroot" {
+	id=$(cat "$FIX/treeish")
+	sed -e "s/^snapshot_treeish: .*/snapshot: gentoo-$id.tar.xz/" "$FIX/stage4.spec" > "$WORK/stage4.spec"
+	seedtree=$(ls -d "$FIX"/store/cache/seeds/*/tree | head -1)
+	before=$(tree_digest "$seedtree")
+	run --separate-stderr "${Z[@]}" build "$WORK/stage4.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	tarball="$OUT/stage4-amd64-desktop-fixture.tar.xz"
+	tar -tf "$tarball" > "$WORK/list"
+	grep -qx './usr/share/standin/app-editors_vim' "$WORK/list"
+	grep -qx './usr/share/standin/sys-libs_glibc' "$WORK/list"
+	[ "$(tar -xOf "$tarball" ./root/fsscript-marker)" = "fsscript ran" ]
+	tar -xOf "$tarball" ./etc/passwd | grep -q '^releng:'
+	[[ "$(tar -xOf "$tarball" ./root/snapshot-write.err)" == *"Read-only file system"* ]]
+	# The shared seed tree is unchanged by builds.
+	[ "$(tree_digest "$seedtree")" = "$before" ]
+	mounts_unchanged
+}
+
+@test "three concurrent builds from one seed and one snapshot: one unpack of each" {
+	# A fresh store so that nothing is cached yet.
+	rm -rf "$WORK/store"
+	cp -a "$FIX/store" "$WORK/store"
+	rm -rf "$WORK/store/cache" "$WORK/store/builds/23.0-default"/stage*-fixture*
+	sed "s|^storedir = .*|storedir = \"$WORK/store\"|" "$FIX/zeolite.conf" > "$WORK/z.conf"
+	id=$(cat "$FIX/treeish")
+	for t in stage1 stage3 stage4; do
+		sed -e "s/^snapshot_treeish: .*/snapshot: gentoo-$id.tar.xz/" "$FIX/$t.spec" > "$WORK/$t.spec"
+	done
+	for t in stage1 stage3 stage4; do
+		"$ZEOLITE" -c "$WORK/z.conf" build "$WORK/$t.spec" > "$WORK/$t.out" 2> "$WORK/$t.err" &
+		echo $! >> "$WORK/pids"
+	done
+	while read -r p; do wait "$p"; done < "$WORK/pids"
+	rm "$WORK/pids"
+	cat "$WORK"/*.err
+	[ "$(cat "$WORK"/*.err | grep -c 'seed 23.0-default/stage3-amd64-openrc-latest.tar.xz (unpacked)')" -eq 1 ]
+	[ "$(cat "$WORK"/*.err | grep -Ec 'snapshot gentoo-[0-9a-f]+\.tar\.xz \(unpacked\)')" -eq 1 ]
+	for t in stage1 stage3 stage4; do [ -s "$(cat "$WORK/$t.out")" ]; done
+	[ "$(ls "$WORK/store/cache/seeds" | grep -vc -e '\.lock$' -e '^\.')" -eq 1 ]
+	# stage1's tarball is the separate root it built.
+	tar -tf "$(cat "$WORK/stage1.out")" | grep -qx './usr/share/standin/sys-devel_gcc'
+	! tar -tf "$(cat "$WORK/stage1.out")" | grep -qx './bin/busybox'
+	mounts_unchanged
+}
+
+@test "a second build of the same target waits, then exits 75 naming the holder" {
+	mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=build-locked ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+		"${Z[@]}" build "$FIX/stage3.spec" > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ pid < "$WORK/notify"
+	t0=$(date +%s%N)
+	run --separate-stderr "${Z[@]}" --lock-timeout 1 build "$FIX/stage3.spec"
+	[ "$status" -eq 75 ]
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -ge 1000 ]
+	[[ "$stderr" == *"build 'stage3-amd64-openrc-fixture' is held by pid $pid on "*"gave up after 1 s (lock_timeout)"* ]]
+}
+
+@test "kill -9 while the build runs: every process and mount goes; autoresume finishes it" {
+	mkfifo "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
+	"${Z[@]}" build "$FIX/stage4.spec" > "$WORK/out" 2> "$WORK/err" &
+	zpid=$!
+	echo $zpid >> "$WORK/pids"
+	# The fsscript (inside the sandbox) holds alive.fifo open for writing
+	# until it dies: reading it to EOF waits for every process that has it.
+	exec 4< "$FIX/distfiles/alive.fifo"
+	read -r inner <&4
+	[ -n "$inner" ]
+	kill -9 "$zpid"
+	wait "$zpid" || true
+	timeout 30 cat <&4 > /dev/null   # EOF: the sandbox's processes are gone
+	exec 4<&-
+	rm -f "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
+	mounts_unchanged
+	[ -z "$(losetup -j "$FIX/store/snapshots/gentoo-$(cat "$FIX/treeish").sqfs")" ]
+	[ ! -e "$OUT/stage4-amd64-desktop-fixture.tar.xz.DIGESTS.new" ]
+	[ -z "$(ls -A "$OUT" | grep '^\.tmp' || true)" ]
+	# setup was done and recorded: the next run resumes after it.
+	run --separate-stderr "${Z[@]}" build "$FIX/stage4.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"step 'setup' already done (autoresume)"* ]]
+	[ -s "$OUT/stage4-amd64-desktop-fixture.tar.xz" ]
+}
+
+@test "a failing script: exit 1, the step named, nothing published" {
+	sed -e 's/^version_stamp: .*/version_stamp: failing/' -e 's|^\tapp-editors/vim|\tfail/fail|' "$FIX/stage4.spec" > "$WORK/fail.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/fail.spec"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"build stage4-amd64-failing: step 'build' failed: exit status 1 (log: "* ]]
+	[ -z "$(ls "$OUT" | grep failing || true)" ]
+}
+
+@test "a failing compressor (no space left): exit 1, nothing published, an older tarball kept" {
+	sed -e 's/^rel_type: .*/rel_type: small/' "$FIX/stage3.spec" > "$WORK/small.spec"
+	mkdir -p "$FIX/store/builds/small"
+	echo old > "$FIX/store/builds/small/stage3-amd64-openrc-fixture.tar.xz"
+	mount -t tmpfs -o size=64k,mode=0755 tmpfs "$FIX/store/builds/small"
+	echo old > "$FIX/store/builds/small/stage3-amd64-openrc-fixture.tar.xz"
+	run --separate-stderr "${Z[@]}" build "$WORK/small.spec"
+	ls -la "$FIX/store/builds/small"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"pack"* ]]
+	[ "$(cat "$FIX/store/builds/small/stage3-amd64-openrc-fixture.tar.xz")" = old ]
+	[ "$(ls -A "$FIX/store/builds/small" | wc -l)" -eq 1 ]
+	umount "$FIX/store/builds/small"
+}
+
+@test "a missing seed or snapshot: exit 65 naming it" {
+	sed -e 's|^source_subpath: .*|source_subpath: 23.0-default/no-such-seed|' "$FIX/stage3.spec" > "$WORK/noseed.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/noseed.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"noseed.spec:"*"seed '23.0-default/no-such-seed' not found"* ]]
+	sed -e 's|^snapshot_treeish: .*|snapshot_treeish: 0000000000000000000000000000000000000000|' "$FIX/stage3.spec" > "$WORK/nosnap.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/nosnap.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"nosnap.spec:"*"snapshot '0000000000000000000000000000000000000000' not found"* ]]
+	run --separate-stderr "${Z[@]}" build "$SRCDIR/tests/data/specs/bad-livecd.spec"
+	[ "$status" -eq 65 ]
+}

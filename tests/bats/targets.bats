@@ -1,0 +1,399 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# The target scripts (targets/*.sh) run in a plain chroot: a busybox seed
+# with tests/seed/emerge-standin as emerge and a small fake repository, the
+# way `zeolite build` runs them (clean environment, clst_* variables, one
+# step at a time).  Needs root (chroot) and Debian's busybox-static.
+bats_require_minimum_version 1.5.0
+
+: "${SRCDIR:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+PROFILE=default/linux/amd64/23.0
+PATHVAR=PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+setup() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for chroot"
+	[ -x "$BUSYBOX" ] || skip "needs a static busybox at $BUSYBOX"
+	WORK=$(mktemp -d /var/tmp/zeolite-targets.XXXXXX)
+	ROOT=$WORK/root
+	make_seed "$ROOT"
+	make_repo "$ROOT/var/db/repos/gentoo"
+	LOG=$ROOT/var/log/emerge-standin.log
+}
+
+teardown() {
+	[ -z "${WORK:-}" ] || rm -rf "$WORK"
+}
+
+# A busybox root: every applet linked, root's passwd and group, the
+# stand-in emerge, zeolite's targets where zeolite bind-mounts them, and
+# the make.conf zeolite would write.
+make_seed() {
+	local r=$1 d
+	for d in bin sbin usr/bin usr/sbin etc/portage/repos.conf tmp var/tmp var/log \
+		root home var/cache/distfiles var/cache/binpkgs usr/share/zeolite; do
+		mkdir -p "$r/$d"
+	done
+	chmod 1777 "$r/tmp" "$r/var/tmp"
+	# zeolite mounts a minimal /dev; the tests need only /dev/null.
+	mkdir -p "$r/dev"
+	mknod -m 0666 "$r/dev/null" c 1 3
+	cp "$BUSYBOX" "$r/bin/busybox"
+	chroot "$r" /bin/busybox --install -s
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$r/etc/passwd"
+	printf 'root:x:0:root\nwheel:x:10:root\nusers:x:100:\nnogroup:x:65534:\n' > "$r/etc/group"
+	install -m 0755 "$SRCDIR/tests/seed/emerge-standin" "$r/usr/bin/emerge"
+	cp -r "$SRCDIR/targets" "$r/usr/share/zeolite/targets"
+	printf 'COMMON_FLAGS="-O2 -pipe"\nUSE="bindist"\n' > "$r/etc/portage/make.conf"
+	printf '[gentoo]\nlocation = /var/db/repos/gentoo\n' > "$r/etc/portage/repos.conf/zeolite.conf"
+}
+
+# A fake ::gentoo: 23.0 -> default/linux -> base, and 23.0 -> gentoo:arch/amd64
+# (the "repo:path" form), each with a packages.build; default/linux removes
+# one of base's atoms again.
+make_repo() {
+	local g=$1 p=$1/profiles
+	mkdir -p "$p/base" "$p/default/linux/amd64/23.0" "$p/arch/amd64"
+	echo gentoo > "$p/repo_name"
+	printf '# the base set\nsys-apps/baselayout\nsys-libs/glibc\n\nsys-apps/dropped-later\n' \
+		> "$p/base/packages.build"
+	printf '../../base\n' > "$p/default/linux/parent"
+	printf 'sys-devel/gcc   # a comment\n-sys-apps/dropped-later\n' > "$p/default/linux/packages.build"
+	printf '../..\ngentoo:arch/amd64\n' > "$p/default/linux/amd64/23.0/parent"
+	printf '>=sys-devel/binutils-2.40\n' > "$p/arch/amd64/packages.build"
+	mkdir -p "$g/scripts"
+}
+
+# run_step TARGET STEP [NAME=VALUE...]: run one step as zeolite does, with a
+# clean environment; SHELL_CMD (default /bin/sh) is the shell.
+run_step() {
+	local target=$1 step=$2 rootpath=/
+	shift 2
+	[ "$target" != stage1 ] || rootpath=/tmp/stage1root
+	chroot "$ROOT" /usr/bin/env -i "$PATHVAR" HOME=/root TERM=dumb \
+		clst_target="$target" clst_subarch=amd64 clst_rel_type=23.0-default \
+		clst_version_stamp=test clst_profile="$PROFILE" \
+		clst_snapshot_treeish=0123abcd clst_source_subpath=23.0-default/seed \
+		clst_root_path="$rootpath" clst_repo_name=gentoo \
+		clst_repo_basedir=/var/db/repos clst_distdir=/var/cache/distfiles \
+		clst_pkgcache_path=/var/cache/binpkgs clst_jobs=2 clst_load_average=2 \
+		clst_options="pkgcache bindist" \
+		clst_emerge_opts="--jobs 2 --load-average 2 --usepkg --buildpkg" \
+		clst_port_conf=/etc/portage \
+		"$@" \
+		${SHELL_CMD:-/bin/sh} "/usr/share/zeolite/targets/$target.sh" "$step"
+}
+
+# run_target TARGET [NAME=VALUE...]: every step in order; stops at the first
+# failure (bats' run captures the status and output).
+run_target() {
+	local target=$1 step
+	shift
+	for step in setup build preclean clean; do
+		run_step "$target" "$step" "$@" || return
+	done
+}
+
+# Copy the host's bash and the libraries it needs into the seed.
+add_bash() {
+	local lib
+	command -v ldd >/dev/null || skip "needs ldd to copy bash"
+	for lib in $(ldd /bin/bash | grep -o '/[^ ]*'); do
+		mkdir -p "$ROOT$(dirname "$lib")"
+		cp -L "$lib" "$ROOT$lib"
+	done
+	cp /bin/bash "$ROOT/usr/local/bash" 2>/dev/null || {
+		mkdir -p "$ROOT/usr/local"
+		cp /bin/bash "$ROOT/usr/local/bash"
+	}
+}
+
+@test "targets: every script is POSIX sh (dash -n, shellcheck -s sh) and has an SPDX line" {
+	local f
+	for f in "$SRCDIR"/targets/*.sh "$SRCDIR/tests/seed/emerge-standin"; do
+		grep -q '^# SPDX-License-Identifier: GPL-2.0-or-later$' "$f"
+		if command -v dash >/dev/null; then dash -n "$f"; fi
+		"$BUSYBOX" sh -n "$f"
+	done
+	command -v shellcheck >/dev/null || skip "shellcheck not installed"
+	cd "$SRCDIR/targets"
+	shellcheck -x -s sh ./*.sh
+	shellcheck -s sh "$SRCDIR/tests/seed/emerge-standin"
+}
+
+@test "setup points make.profile at the spec's profile, relative to /" {
+	run_step stage3 setup
+	[ -L "$ROOT/etc/portage/make.profile" ]
+	[ "$(readlink "$ROOT/etc/portage/make.profile")" = "../../var/db/repos/gentoo/profiles/$PROFILE" ]
+	chroot "$ROOT" /bin/sh -c 'test -d /etc/portage/make.profile/'
+	# A second setup replaces the link (and a directory left there).
+	rm "$ROOT/etc/portage/make.profile"
+	mkdir "$ROOT/etc/portage/make.profile"
+	run_step stage3 setup
+	[ -L "$ROOT/etc/portage/make.profile" ]
+}
+
+@test "setup fails, naming the profile, when the profile does not exist" {
+	run -1 run_step stage3 setup clst_profile=default/linux/nonesuch
+	[[ "$output" == *"zeolite-target: setup: error: profile 'default/linux/nonesuch' not found"* ]]
+}
+
+@test "an unknown step, or no step, fails" {
+	run -1 run_step stage3 install
+	[[ "$output" == *"unknown step 'install'"* ]]
+	run -1 chroot "$ROOT" /usr/bin/env -i "$PATHVAR" /bin/sh /usr/share/zeolite/targets/stage3.sh
+	[[ "$output" == *"usage:"* ]]
+}
+
+@test "stage1 merges the stacked packages.build of every profile level into /tmp/stage1root" {
+	mkdir -p "$ROOT/tmp/junk" "$ROOT/var/tmp/portage/sys-devel/gcc-0"
+	touch "$ROOT/tmp/.hidden" "$ROOT/var/log/emerge.log"
+	run run_target stage1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"zeolite-target: build: packages.build: sys-apps/baselayout sys-libs/glibc sys-devel/gcc >=sys-devel/binutils-2.40"* ]]
+	# baselayout alone first, then the whole set, both into the stage1 root.
+	grep -q -- '--root=/tmp/stage1root --oneshot --nodeps sys-apps/baselayout$' "$LOG"
+	local line
+	line=$(grep -- '--root=/tmp/stage1root --oneshot sys-apps/baselayout' "$LOG")
+	[[ "$line" == *'USE="-* build bindist'* ]]
+	[[ "$line" == *"--jobs 2 --load-average 2 --usepkg --buildpkg"* ]]
+	[[ "$line" == *" sys-apps/baselayout sys-libs/glibc sys-devel/gcc >=sys-devel/binutils-2.40" ]]
+	! grep -q dropped-later "$LOG"
+	# No seed update unless asked.
+	[ "$(grep -c . "$LOG")" -eq 2 ]
+	local p
+	for p in sys-apps/baselayout sys-libs/glibc sys-devel/gcc sys-devel/binutils; do
+		[ -f "$ROOT/tmp/stage1root/var/db/pkg/$p-0/CONTENTS" ]
+		[ -f "$ROOT/var/cache/binpkgs/$p-0.gpkg.tar" ]
+		[ ! -e "$ROOT/var/db/pkg/$p-0" ]
+	done
+	[ "$(cat "$ROOT/tmp/stage1root/usr/share/standin/sys-devel_binutils")" = ">=sys-devel/binutils-2.40" ]
+	# clean kept the stage1 root and removed the rest of /tmp, portage's
+	# build directory and logs.
+	[ -d "$ROOT/tmp/stage1root/etc" ]
+	[ ! -e "$ROOT/tmp/junk" ]
+	[ ! -e "$ROOT/tmp/.hidden" ]
+	[ ! -e "$ROOT/var/tmp/portage" ]
+	[ ! -e "$ROOT/var/log/emerge.log" ]
+	[ "$(stat -c %a "$ROOT/tmp/stage1root/tmp")" = 1777 ]
+}
+
+@test "stage1 updates the seed first with update_seed: yes" {
+	run run_target stage1 clst_update_seed=yes \
+		clst_update_seed_command="--update --deep --newuse @world"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(sed -n 1p "$LOG")" = "ROOT=/ emerge --jobs 2 --load-average 2 --usepkg --buildpkg --root=/ --buildpkg=n --update --deep --newuse @world" ]
+	[ -f "$ROOT/var/db/pkg/sys-libs/glibc-0/CONTENTS" ]
+	grep -q -- '--root=/tmp/stage1root --oneshot sys-apps/baselayout' "$LOG"
+	# Without a command: the toolchain.
+	rm "$LOG"
+	run_step stage1 build clst_update_seed=yes
+	sed -n 1p "$LOG" | grep -q -- '--root=/ --buildpkg=n --update --deep --newuse --complete-graph --rebuild-if-new-ver sys-devel/gcc$'
+}
+
+@test "stage1 refuses an update_seed that is neither yes nor no" {
+	run -1 run_step stage1 build clst_update_seed=maybe
+	[[ "$output" == *"update_seed must be 'yes' or 'no', not 'maybe'"* ]]
+}
+
+@test "stage1 fails when the profile has no packages.build" {
+	rm "$ROOT"/var/db/repos/gentoo/profiles/*/packages.build \
+		"$ROOT"/var/db/repos/gentoo/profiles/*/*/packages.build \
+		"$ROOT"/var/db/repos/gentoo/profiles/*/*/*/packages.build 2>/dev/null || true
+	run -1 run_step stage1 build
+	echo "$output"
+	[[ "$output" == *"lists no packages in packages.build"* ]]
+	[ ! -e "$LOG" ]
+}
+
+@test "stage1 fails on a profile whose parent does not exist" {
+	echo ../nonesuch >> "$ROOT/var/db/repos/gentoo/profiles/$PROFILE/parent"
+	run -1 run_step stage1 build
+	[[ "$output" == *"profile directory"*"nonesuch does not exist"* ]]
+	[ ! -e "$LOG" ]
+}
+
+@test "stage2 rebuilds the toolchain when the repository has no bootstrap.sh" {
+	run run_target stage2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$LOG")" = "ROOT=/ emerge --jobs 2 --load-average 2 --usepkg --buildpkg --oneshot sys-devel/gcc sys-libs/glibc sys-devel/binutils" ]
+	[ -f "$ROOT/var/db/pkg/sys-devel/gcc-0/CONTENTS" ]
+}
+
+@test "stage2 runs the repository's scripts/bootstrap.sh, and fails with it" {
+	cat > "$ROOT/var/db/repos/gentoo/scripts/bootstrap.sh" <<-'EOS'
+	echo "bootstrap: EMERGE_DEFAULT_OPTS=$EMERGE_DEFAULT_OPTS" > /var/log/bootstrap-ran
+	emerge --oneshot sys-devel/binutils || exit 1
+	[ -z "${BOOTSTRAP_FAIL:-}" ] || exit 3
+	EOS
+	run_target stage2
+	grep -q -- '--usepkg --buildpkg' "$ROOT/var/log/bootstrap-ran"
+	[ "$(cat "$LOG")" = "ROOT=/ emerge --oneshot sys-devel/binutils" ]
+	run -1 run_step stage2 build BOOTSTRAP_FAIL=1
+	[[ "$output" == *"bootstrap.sh failed with status 3"* ]]
+}
+
+@test "stage3 rebuilds @system from scratch" {
+	run run_target stage3
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$LOG")" = "ROOT=/ emerge --jobs 2 --load-average 2 --usepkg --buildpkg --emptytree --update --deep --newuse --with-bdeps=y @system" ]
+	[[ "$output" == *"zeolite-target: build: running: emerge --jobs 2"*"@system"* ]]
+	[ -f "$ROOT/var/db/pkg/sys-apps/busybox-standin-0/CONTENTS" ]
+	[ -f "$ROOT/var/cache/binpkgs/sys-libs/glibc-0.gpkg.tar" ]
+}
+
+# The stage4 of the tests: packages, a group, users, services, an fsscript,
+# rm and empty.
+stage4_env=(
+	clst_stage4_packages="app-editors/vim =dev-vcs/git-2.43.0-r1 sys-libs/glibc:2.2"
+	clst_stage4_use="-bindist wayland"
+	clst_stage4_groups="builders"
+	clst_stage4_users="releng alice=wheel,builders"
+	clst_stage4_rcadd="sshd|default net.eth0"
+	clst_stage4_rm="/root/.bash_history /opt/gone-*"
+	clst_stage4_empty="/var/cache/emptyme /var/nonesuch"
+	clst_stage4_fsscript=/host/path/fsscript.sh
+	clst_fsscript=/tmp/zeolite-fsscript
+)
+
+prepare_stage4() {
+	cat > "$ROOT/tmp/zeolite-fsscript" <<-'EOS'
+	#!/bin/sh
+	echo "fsscript ran; users: $(cut -d: -f1 /etc/passwd | tr '\n' ' ')" > /root/fsscript-marker
+	EOS
+	chmod +x "$ROOT/tmp/zeolite-fsscript"
+	echo history > "$ROOT/root/.bash_history"
+	mkdir -p "$ROOT/opt/gone-1/sub" "$ROOT/opt/kept" "$ROOT/var/cache/emptyme/sub"
+	touch "$ROOT/opt/gone-2" "$ROOT/var/cache/emptyme/a" "$ROOT/var/cache/emptyme/.b" \
+		"$ROOT/var/cache/emptyme/sub/c"
+}
+
+check_stage4() {
+	grep -qx 'ROOT=/ emerge --jobs 2 --load-average 2 --usepkg --buildpkg --update --deep --newuse @system' "$LOG"
+	grep -qx 'ROOT=/ emerge --jobs 2 --load-average 2 --usepkg --buildpkg --update --deep --newuse app-editors/vim =dev-vcs/git-2.43.0-r1 sys-libs/glibc:2.2' "$LOG"
+	[ -f "$ROOT/var/db/pkg/app-editors/vim-0/CONTENTS" ]
+	[ -f "$ROOT/var/db/pkg/dev-vcs/git-0/CONTENTS" ]
+	[ "$(cat "$ROOT/usr/share/standin/dev-vcs_git")" = "=dev-vcs/git-2.43.0-r1" ]
+	# group and users
+	grep -q '^builders:x:1000:alice$' "$ROOT/etc/group"
+	# (gid 1000 is taken, so releng's own group is 1001)
+	grep -q '^releng:x:1000:1001::/home/releng:/bin/sh$' "$ROOT/etc/passwd"
+	grep -q '^releng:x:1001:$' "$ROOT/etc/group"
+	grep -q '^alice:x:1001:1002::/home/alice:/bin/sh$' "$ROOT/etc/passwd"
+	grep -q '^wheel:x:10:root,alice$' "$ROOT/etc/group"
+	[ "$(stat -c %u:%g "$ROOT/home/releng")" = 1000:1001 ]
+	# services, recorded without rc-update or systemctl
+	[ "$(cat "$ROOT/etc/zeolite-services")" = "$(printf 'sshd|default\nnet.eth0|default')" ]
+	# fsscript ran after the users were made
+	[ "$(cat "$ROOT/root/fsscript-marker")" = "fsscript ran; users: root nobody releng alice " ]
+	# rm and empty
+	[ ! -e "$ROOT/root/.bash_history" ]
+	[ ! -e "$ROOT/opt/gone-1" ]
+	[ ! -e "$ROOT/opt/gone-2" ]
+	[ -d "$ROOT/opt/kept" ]
+	[ -d "$ROOT/var/cache/emptyme" ]
+	[ -z "$(ls -A "$ROOT/var/cache/emptyme")" ]
+	[ ! -e "$ROOT/var/nonesuch" ]
+	# clean removed the fsscript's copy
+	[ ! -e "$ROOT/tmp/zeolite-fsscript" ]
+}
+
+@test "stage4 merges the packages, adds groups, users and services, runs the fsscript, removes and empties" {
+	prepare_stage4
+	run run_target stage4 "${stage4_env[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	check_stage4
+}
+
+@test "stage4 works the same under bash" {
+	add_bash
+	prepare_stage4
+	SHELL_CMD=/usr/local/bash run run_target stage4 "${stage4_env[@]}"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	check_stage4
+}
+
+@test "stage1 and stage3 work the same under bash" {
+	add_bash
+	SHELL_CMD=/usr/local/bash run run_target stage1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q -- '--root=/tmp/stage1root --oneshot sys-apps/baselayout sys-libs/glibc sys-devel/gcc >=sys-devel/binutils-2.40$' "$LOG"
+	rm "$LOG"
+	SHELL_CMD=/usr/local/bash run_target stage3
+	grep -q -- '--emptytree --update --deep --newuse --with-bdeps=y @system$' "$LOG"
+	# A missing profile fails under bash too (set -e is off in $(...)).
+	SHELL_CMD=/usr/local/bash run -1 run_step stage1 build clst_profile=default/nonesuch
+}
+
+@test "stage4: a package emerge cannot merge fails the build step" {
+	run -1 run_step stage4 build clst_stage4_packages="app-editors/vim fail/fail" \
+		clst_stage4_users=releng
+	echo "$output"
+	[[ "$output" == *'emerge: there are no ebuilds to satisfy "fail/fail".'* ]]
+	[[ "$output" == *"zeolite-target: build: error: emerge "*"fail/fail failed with status 1"* ]]
+	grep -q 'fail/fail$' "$LOG"
+	# emerge merged nothing of that call, and the step stopped there.
+	[ ! -e "$ROOT/var/db/pkg/app-editors/vim-0" ]
+	! grep -q '^releng:' "$ROOT/etc/passwd"
+}
+
+@test "stage4: a failing fsscript fails the build step" {
+	printf '#!/bin/sh\nexit 7\n' > "$ROOT/tmp/fs"
+	chmod +x "$ROOT/tmp/fs"
+	run -1 run_step stage4 build clst_stage4_packages=app-editors/vim clst_fsscript=/tmp/fs
+	[[ "$output" == *"fsscript /tmp/fs failed with status 7"* ]]
+	# stage4/fsscript without zeolite's copy is a contract error, not skipped.
+	run -1 run_step stage4 build clst_stage4_packages=app-editors/vim clst_stage4_fsscript=/x.sh
+	[[ "$output" == *"clst_fsscript"*"is not"* ]]
+}
+
+@test "stage4: rm and empty refuse relative paths, '..' and /" {
+	run -1 run_step stage4 preclean clst_stage4_rm=etc/passwd
+	[[ "$output" == *"stage4/rm: 'etc/passwd' is not an absolute path"* ]]
+	run -1 run_step stage4 preclean clst_stage4_rm=/var/../etc
+	[[ "$output" == *"contains '..'"* ]]
+	run -1 run_step stage4 preclean clst_stage4_empty=//
+	[[ "$output" == *"refusing to touch '/'"* ]]
+	[ -f "$ROOT/etc/passwd" ]
+}
+
+@test "stage4: unmerge runs emerge --unmerge in preclean" {
+	run_step stage4 build clst_stage4_packages="app-editors/vim dev-vcs/git"
+	run_step stage4 preclean clst_stage4_unmerge=app-editors/vim
+	grep -qx 'ROOT=/ emerge --unmerge app-editors/vim' "$LOG"
+	[ ! -e "$ROOT/var/db/pkg/app-editors/vim-0" ]
+	[ -e "$ROOT/var/db/pkg/dev-vcs/git-0" ]
+}
+
+@test "stand-in emerge: options, atoms, sets and failures" {
+	local e=(chroot "$ROOT" /usr/bin/env -i "$PATHVAR" emerge)
+	run -1 "${e[@]}" --frobnicate sys-apps/foo
+	[[ "$output" == *"unknown option '--frobnicate'"* ]]
+	run -1 "${e[@]}" -uDX @world
+	[[ "$output" == *"unknown option '-X'"* ]]
+	run -1 "${e[@]}" @nonesuch
+	run -1 "${e[@]}" --root=/nonesuch sys-apps/foo
+	run -1 "${e[@]}" --oneshot
+	"${e[@]}" --info
+	"${e[@]}" --depclean
+	"${e[@]}" -1uDNq --jobs --load-average 3 --with-bdeps y --keep-going y \
+		'>=dev-lang/python-3.12.1_rc2-r1:3.12/3.12[sqlite]::gentoo' '~sys-apps/a-1.2b*' vim
+	[ -f "$ROOT/var/db/pkg/dev-lang/python-0/CONTENTS" ]
+	[ -f "$ROOT/var/db/pkg/sys-apps/a-0/CONTENTS" ]
+	[ -f "$ROOT/var/db/pkg/standin/vim-0/CONTENTS" ]
+	[ ! -e "$ROOT/var/cache/binpkgs/dev-lang" ]
+	mkdir "$ROOT/tmp/r"
+	chroot "$ROOT" /usr/bin/env -i "$PATHVAR" ROOT=/tmp/r PKGDIR=/tmp/pk emerge -b @system
+	[ -f "$ROOT/tmp/r/var/db/pkg/sys-apps/baselayout-0/CONTENTS" ]
+	[ -f "$ROOT/tmp/pk/sys-apps/busybox-standin-0.gpkg.tar" ]
+	grep -qx 'ROOT=/tmp/r emerge -b @system' "$LOG"
+	grep -q 'obj /usr/share/standin/sys-libs_glibc [0-9a-f]\{32\} [0-9]*$' \
+		"$ROOT/tmp/r/var/db/pkg/sys-libs/glibc-0/CONTENTS"
+}
