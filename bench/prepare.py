@@ -21,7 +21,6 @@ Environment: ZEOLITE (default build/zeolite), BENCH_CACHE, SHARED_DATA.
 """
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -54,8 +53,12 @@ def ensure_inputs():
     return files, nfiles
 
 
+def rmtree(path):
+    subprocess.run(["rm", "-rf", path], check=False)  # much faster than shutil's
+
+
 def fresh(path):
-    shutil.rmtree(path, ignore_errors=True)
+    rmtree(path)
     os.makedirs(path, mode=0o755)
 
 
@@ -100,7 +103,7 @@ def bench_cold(files):
                     got[side], _ = timed(lambda: sh(["tar", "-xf", snap, "-C", d]))
                 else:
                     got[side], _ = timed(lambda: sh(f"tar -xf {snap} -C {d} && sync"))
-                shutil.rmtree(d, ignore_errors=True)
+                rmtree(d)
             zt.append(got["z"]); tt.append(got["t"]); tst.append(got["ts"])
             ratios.append(got["z"] / got["t"])
             ratios_sync.append(got["z"] / got["ts"])
@@ -143,7 +146,7 @@ def bench_concurrent(files):
             got[n], actions = timed(lambda: zprepare(d, snap, n))
             if n == 8:
                 unpacks.append(actions.count("unpacked"))
-            shutil.rmtree(d, ignore_errors=True)
+            rmtree(d)
         one.append(got[1]); eight.append(got[8])
         ratios.append(got[8] / got[1])
     ratio_line("8 concurrent cold prepares / 1", ratios, "<= 1.15", eight, one, "8", "1")
@@ -164,7 +167,7 @@ def main():
         if "concurrent" in what:
             bench_concurrent(files)
     finally:
-        shutil.rmtree(WORK, ignore_errors=True)
+        rmtree(WORK)
 
 
 if __name__ == "__main__":
