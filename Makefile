@@ -43,6 +43,7 @@ fuzz: deps
 	scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 
 bench: all
+	@scripts/deps.sh bench
 	bench/run-all.sh $(BUILD)/zeolite
 
 clean:

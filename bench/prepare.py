@@ -107,6 +107,8 @@ def bench_cold(files):
             zt.append(got["z"]); tt.append(got["t"]); tst.append(got["ts"])
             ratios.append(got["z"] / got["t"])
             ratios_sync.append(got["z"] / got["ts"])
+            print(f"  .{ext} round {r + 1}: zeolite {got['z']:.1f} s, tar -x {got['t']:.1f} s, "
+                  f"tar -x; sync {got['ts']:.1f} s", file=sys.stderr, flush=True)
         ratio_line(f"cold prepare .{ext} / tar -x", ratios, "<= 1.0", zt, tt, "zeolite", "tar")
         ratio_line(f"cold prepare .{ext} / (tar -x; sync)", ratios_sync, "<= 1.0", zt, tst, "zeolite",
                    "tar+sync")
@@ -148,6 +150,8 @@ def bench_concurrent(files):
                 unpacks.append(actions.count("unpacked"))
             rmtree(d)
         one.append(got[1]); eight.append(got[8])
+        print(f"  concurrent round {r + 1}: 1 prepare {got[1]:.1f} s, 8 prepares {got[8]:.1f} s, "
+              f"unpacks {unpacks[-1]}", file=sys.stderr, flush=True)
         ratios.append(got[8] / got[1])
     ratio_line("8 concurrent cold prepares / 1", ratios, "<= 1.15", eight, one, "8", "1")
     print(f"    unpacks per round of 8: {unpacks}")

@@ -161,6 +161,33 @@ mounts_unchanged() {
 	[ -s "$OUT/stage4-amd64-desktop-fixture.tar.xz" ]
 }
 
+@test "kill -9 at each step of a build: nothing half-written; autoresume resumes and finishes" {
+	sed -e 's/^version_stamp: .*/version_stamp: killed/' "$FIX/stage3.spec" > "$WORK/killed.spec"
+	for point in build-locked inputs-ready setup build preclean clean packing; do
+		rm -f "$WORK/notify"; mkfifo "$WORK/notify"
+		ZEOLITE_TEST_PAUSE_AT=$point ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+			"${Z[@]}" build "$WORK/killed.spec" > /dev/null 2>&1 &
+		bg=$!
+		echo $bg >> "$WORK/pids"
+		read -r got pid < "$WORK/notify"
+		[ "$got" = "$point" ]
+		kill -9 "$pid"
+		wait "$bg" || true
+		mounts_unchanged
+		[ -z "$(ls -A "$OUT" | grep -e '^\.tmp' -e 'killed.*\.tmp' || true)" ]
+		[ ! -e "$OUT/stage3-amd64-killed.tar.xz" ]
+	done
+	# Every step up to packing was recorded: the next run only packs.
+	run --separate-stderr "${Z[@]}" build "$WORK/killed.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	for step in setup build preclean clean; do
+		[[ "$stderr" == *"step '$step' already done (autoresume)"* ]]
+	done
+	[ -s "$OUT/stage3-amd64-killed.tar.xz" ]
+	mounts_unchanged
+}
+
 @test "a failing script: exit 1, the step named, nothing published" {
 	sed -e 's/^version_stamp: .*/version_stamp: failing/' -e 's|^\tapp-editors/vim|\tfail/fail|' "$FIX/stage4.spec" > "$WORK/fail.spec"
 	run --separate-stderr "${Z[@]}" build "$WORK/fail.spec"
