@@ -60,7 +60,7 @@ for r in $(seq 1 "$rounds"); do
 	for side in $order; do
 		if [ "$side" = A ]; then cmd=$A; else cmd=$B; fi
 		t0=$(date +%s%N)
-		bash -c "$cmd" || true
+		bash -c "$cmd" || { [ "$side" = B ] || { echo "the build did not start" >&2; exit 1; }; }
 		eval "t_$side=$(( $(date +%s%N) - t0 ))"
 	done
 	ratios+=("$(python3 -c "print($t_A / $t_B)")")
