@@ -1059,10 +1059,7 @@ int cmd_build(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("build: no spec file given");
-	r = load_config(&cfg);
-	if (r != EXIT_OK)
-		return r;
-	r = open_store(&cfg, &st);
+	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 	for (int i = optind; i < argc; i++) {

@@ -93,7 +93,7 @@ int cmd_snapshot(int argc, char **argv)
 	if (req.plain_dir && (req.git_dir || req.treeish))
 		return usage_error("snapshot: --repo takes a plain directory; no --git-dir or TREEISH with it");
 
-	r = load_config(&cfg);
+	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 	if (!req.repo_name)
@@ -102,9 +102,6 @@ int cmd_snapshot(int argc, char **argv)
 		git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
 		req.git_dir = git_default;
 	}
-	r = open_store(&cfg, &st);
-	if (r != EXIT_OK)
-		return r;
 
 	r = snapshot_make(&st, &req, &name, &err);
 	if (r < 0) {
@@ -278,10 +275,7 @@ int cmd_prepare(int argc, char **argv)
 	if (!hold && cmd)
 		return usage_error("prepare: a COMMAND needs --hold");
 
-	r = load_config(&cfg);
-	if (r != EXIT_OK)
-		return r;
-	r = open_store(&cfg, &st);
+	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 
@@ -493,10 +487,7 @@ int cmd_status(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("status: takes no arguments");
-	r = load_config(&cfg);
-	if (r != EXIT_OK)
-		return r;
-	r = open_store(&cfg, &st);
+	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 
@@ -568,10 +559,7 @@ int cmd_gc(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("gc: takes no arguments");
-	r = load_config(&cfg);
-	if (r != EXIT_OK)
-		return r;
-	r = open_store(&cfg, &st);
+	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 	r = cache_gc(&st, &o, gc_report, NULL);

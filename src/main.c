@@ -133,6 +133,13 @@ int open_store(const Config *c, Store *ret)
 	return r == -EPERM || r == -EINVAL ? EXIT_DATAERR : EXIT_FAIL;
 }
 
+int load_config_and_store(Config *c, Store *ret)
+{
+	int r = load_config(c);
+
+	return r != EXIT_OK ? r : open_store(c, ret);
+}
+
 /* ---- zeolite check ---------------------------------------------------- */
 
 static int cmd_check(int argc, char **argv)

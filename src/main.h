@@ -32,6 +32,8 @@ int load_config(Config *c);
 unsigned long effective_lock_timeout(const Config *c, const Spec *spec);
 /* Open the store of C; prints the reason and returns an exit status. */
 int open_store(const Config *c, Store *ret);
+/* Both of the above, for the commands that work on the store. */
+int load_config_and_store(Config *c, Store *ret);
 
 /* A cache fill (CacheFillFn) that unpacks the archive open at FD. */
 typedef struct UnpackFill {
