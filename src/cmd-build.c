@@ -613,6 +613,24 @@ static void clear_marks(int work_fd)
 	(void) unlinkat(work_fd, ".autoresume-packed", 0);
 }
 
+/* pipe2(P, O_CLOEXEC) and fork(): returns the child's pid (0 in the
+ * child), or -errno with no pipe left open. */
+static pid_t fork_with_pipe(int p[2])
+{
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	return pid;
+}
+
 /* When stderr is a terminal, the scripts' output goes to the log and the
  * screen: a small child copies a pipe to both. */
 static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
@@ -628,14 +646,9 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 		*ret_fd = TAKE_FD(log_fd);
 		return 0;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
-	}
+	pid = fork_with_pipe(p);
+	if (pid < 0)
+		return (int) pid;
 	if (pid == 0) {
 		char buf[65536];
 		ssize_t n;
@@ -762,14 +775,9 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 	Buf err = { 0 };
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		return -errno;
-	}
+	pid = fork_with_pipe(p);
+	if (pid < 0)
+		return (int) pid;
 	if (pid == 0) {
 		_cleanup_free_ char *e = NULL;
 		_cleanup_close_ int root_fd = -EBADF, out_fd = -EBADF;
