@@ -7,7 +7,7 @@ about 180k files; built and cached by bench/snapshot.sh's build_tree under
 $BENCH_CACHE), prints:
 
   1. cold `zeolite prepare` of a .tar.xz and of a .tar.zst vs GNU `tar -x` of
-     the same file (goal <= 1.0), and vs `tar -x; sync` (zeolite syncs what
+     the same file (goal <= 1.0), and vs `tar -x; sync -f` (zeolite syncs what
      it unpacked before publishing it: G2/G3 need it);
   2. warm `zeolite prepare` (already ready) vs starting /bin/true (goal <= 3x);
   3. 8 concurrent cold prepares vs one (goal <= 1.15x wall, 1 unpack).
@@ -16,8 +16,17 @@ The two sides of each ratio alternate within every round (A B, then B A),
 so machine drift hits both; the figure is the median of the per-round
 ratios, with min and max as the spread.
 
+Every cold run unpacks into a freshly made ext4 filesystem (a sparse image
+on a loop device, made and mounted before the clock starts).  On a
+filesystem where many files were just deleted (the previous round's tree),
+ext4 spends most of its time creating inodes in recently_deleted(), and how
+much depends on what was deleted when: perf showed 80% of the system time
+there, and the same `tar -x` took 12 s or 85 s.  BENCH_FS=dir unpacks into
+plain directories under BENCH_CACHE instead.
+
 Usage: bench/prepare.py [ROUNDS]    (default 3)
-Environment: ZEOLITE (default build/zeolite), BENCH_CACHE, SHARED_DATA.
+Environment: ZEOLITE (default build/zeolite), BENCH_CACHE, SHARED_DATA,
+BENCH_FS (ext4 or dir), BENCH_ONLY (cold,warm,concurrent).
 """
 import json
 import os
@@ -32,6 +41,8 @@ CACHE = os.environ.get("BENCH_CACHE", "/var/tmp/zeolite-bench")
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 TREE = os.path.join(CACHE, "tree-x20")
 WORK = os.path.join(CACHE, "prepare-run")
+FS = os.environ.get("BENCH_FS", "ext4")
+IMAGE = os.path.join(CACHE, "prepare-fs.img")
 
 
 def sh(cmd, **kw):
@@ -57,9 +68,29 @@ def rmtree(path):
     subprocess.run(["rm", "-rf", path], check=False)  # much faster than shutil's
 
 
+def unmount(path):
+    while os.path.ismount(path):
+        sh(["umount", path])
+
+
 def fresh(path):
+    """An empty directory PATH; with BENCH_FS=ext4 the root of a new filesystem."""
+    unmount(path)
     rmtree(path)
     os.makedirs(path, mode=0o755)
+    if FS == "ext4":
+        if os.path.exists(IMAGE):
+            os.unlink(IMAGE)
+        sh(["truncate", "-s", "16G", IMAGE])
+        sh(["mkfs.ext4", "-q", "-F", IMAGE])
+        sh(["mount", "-o", "loop", IMAGE, path])
+
+
+def release(path):
+    unmount(path)
+    rmtree(path)
+    if os.path.exists(IMAGE):
+        os.unlink(IMAGE)
 
 
 def timed(fn):
@@ -102,8 +133,8 @@ def bench_cold(files):
                 elif side == "t":
                     got[side], _ = timed(lambda: sh(["tar", "-xf", snap, "-C", d]))
                 else:
-                    got[side], _ = timed(lambda: sh(f"tar -xf {snap} -C {d} && sync"))
-                rmtree(d)
+                    got[side], _ = timed(lambda: sh(f"tar -xf {snap} -C {d} && sync -f {d}"))
+                release(d)
             zt.append(got["z"]); tt.append(got["t"]); tst.append(got["ts"])
             ratios.append(got["z"] / got["t"])
             ratios_sync.append(got["z"] / got["ts"])
@@ -116,7 +147,7 @@ def bench_cold(files):
 
 def bench_warm(files):
     store = os.path.join(WORK, "warm")
-    fresh(store)
+    os.makedirs(store, exist_ok=True)
     zprepare(store, files["tar.zst"])
     ratios, zt, tt = [], [], []
     for r in range(max(ROUNDS, 3)):
@@ -148,7 +179,7 @@ def bench_concurrent(files):
             got[n], actions = timed(lambda: zprepare(d, snap, n))
             if n == 8:
                 unpacks.append(actions.count("unpacked"))
-            rmtree(d)
+            release(d)
         one.append(got[1]); eight.append(got[8])
         print(f"  concurrent round {r + 1}: 1 prepare {got[1]:.1f} s, 8 prepares {got[8]:.1f} s, "
               f"unpacks {unpacks[-1]}", file=sys.stderr, flush=True)
@@ -159,9 +190,11 @@ def bench_concurrent(files):
 
 def main():
     files, nfiles = ensure_inputs()
-    fresh(WORK)
+    rmtree(WORK)
+    os.makedirs(WORK)
     print(f"tree: {nfiles} files; {', '.join(f'{os.path.basename(p)} {os.path.getsize(p) >> 20} MiB' for p in files.values())}; "
-          f"{ROUNDS} rounds; {os.cpu_count()} CPUs", flush=True)
+          f"{ROUNDS} rounds; {os.cpu_count()} CPUs; cold runs on {'a fresh ext4 each' if FS == 'ext4' else 'plain directories'}",
+          flush=True)
     try:
         what = os.environ.get("BENCH_ONLY", "cold,warm,concurrent").split(",")
         if "warm" in what:
@@ -171,6 +204,8 @@ def main():
         if "concurrent" in what:
             bench_concurrent(files)
     finally:
+        for d in ("z", "t", "ts", "c1", "c8"):
+            release(os.path.join(WORK, d))
         rmtree(WORK)
 
 

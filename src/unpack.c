@@ -8,16 +8,19 @@
  *
  * Containment.  Each entry path is normalised first: absolute paths and
  * ".." components are refused, "." and empty components dropped.  The
- * parent directory of an entry is then opened with openat2(RESOLVE_BENEATH
- * | RESOLVE_NO_SYMLINKS) (or, on kernels without openat2, component by
- * component with O_NOFOLLOW|O_DIRECTORY), so a symlink planted by an
- * earlier entry is never followed: "d -> /" followed by "d/x" is refused.
+ * parent directory of an entry is then reached one component at a time
+ * with openat(O_NOFOLLOW|O_DIRECTORY), so a symlink planted by an earlier
+ * entry is never followed: "d -> /" followed by "d/x" is refused.
  * The last component is created with O_CREAT|O_EXCL|O_NOFOLLOW, mkdirat,
  * symlinkat, linkat (without AT_SYMLINK_FOLLOW) or mknodat, none of which
  * follow a symlink in the final component.  Hardlink targets go through
- * the same normalisation and resolution.  The last resolved parent
- * directory is cached because tar archives list a directory's entries
- * together; the cache is dropped whenever something is removed or moved.
+ * the same normalisation and are resolved with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS) where the kernel has it.  The directories along the
+ * last path walked stay open, one fd per level (DirCache), because tar
+ * archives list a tree depth-first: an entry's parent then costs at most a
+ * few single-component opens, not a walk from the top.  Only an empty
+ * directory outside that path is ever removed, and the cache is dropped
+ * when entries are moved (undoing a strip).
  *
  * Stripping a single top-level directory, in one pass.  The first entry
  * that is not the root itself decides: if it is a directory "X" or a path
@@ -54,9 +57,14 @@
  * failure is an error.  Hardlink entries share their target's inode and
  * get nothing.  Squashfs images are not read for xattrs.
  *
- * libarchive 3.6.2 (Debian 12) has no multi-threaded xz decoder (the
- * "threads" read option of the xz filter does not exist there; upstream
- * issue libarchive#1964), so xz decoding runs on the calling thread.
+ * Decompression runs on a thread of its own (Inflater) when the archive
+ * starts with the magic of xz, zstd, gzip or bzip2: one libarchive reader
+ * with every filter and the "raw" format turns the file into the plain tar
+ * stream, handed over in 1 MiB buffers to a second reader with the tar
+ * formats and no filter, on the calling thread, which does all the
+ * writing.  GNU tar gets the same overlap by running xz -d in a process of
+ * its own; libarchive 3.6.2 (Debian 12) has no multi-threaded xz decoder.
+ * Anything else (a plain tar, lz4, ...) is read on the calling thread.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -64,7 +72,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <search.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -107,6 +117,43 @@ typedef struct DirMeta {
 	struct timespec mtime; /* tv_nsec == UTIME_OMIT when unknown */
 } DirMeta;
 
+/*
+ * The directories of the last path walked, one fd per level: tar archives
+ * list a tree depth-first, so the next entry's parent shares most of its
+ * path with the last one and costs at most a few single-component opens.
+ * Levels past DIR_STACK_MAX are walked every time and only the deepest is
+ * kept (DEEP_FD), so a hostile archive cannot make us hold many fds.
+ */
+#define DIR_STACK_MAX 16
+
+typedef struct DirCache {
+	char *path;                  /* the directory walked last, relative; NULL: none */
+	size_t n;                    /* levels held in FDS */
+	int fds[DIR_STACK_MAX];      /* FDS[i]: the first i + 1 components of PATH */
+	size_t ends[DIR_STACK_MAX];  /* where component i ends in PATH */
+	int deep_fd;                 /* PATH itself, when deeper than DIR_STACK_MAX */
+} DirCache;
+
+/*
+ * Writeback while unpacking.  The tree must be on disk before it is
+ * published (syncfs at the end), and a tree of small files left to the
+ * kernel's flusher until then makes that final syncfs cost as much as a
+ * third of the unpack.  So a thread calls syncfs every FLUSH_BYTES or
+ * FLUSH_ENTRIES written, while this one goes on creating files: the disk
+ * works while we do, and the final syncfs finds little left to write.
+ * Its errors do not matter: the final syncfs reports them.
+ */
+#define FLUSH_BYTES (UINT64_C(32) << 20)
+#define FLUSH_ENTRIES 4096
+
+typedef struct Flusher {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int fd;
+	bool want, stop; /* under LOCK */
+} Flusher;
+
 typedef struct Unpacker {
 	int dest_fd;
 	UnpackFlags flags;
@@ -118,14 +165,15 @@ typedef struct Unpacker {
 	size_t top_len;
 	bool below_top;
 
-	char *cache_path; /* relative to dest, "" never cached */
-	int cache_fd;
+	DirCache dc;
 	bool no_openat2;
 
 	DirMeta *dirs;
 	size_t n_dirs, cap_dirs;
 
 	uint64_t entries, bytes;
+	Flusher *flusher; /* NULL: everything is synced at the end only */
+	uint64_t kicked_bytes, kicked_entries;
 
 	UnpackProgressFn progress;
 	void *userdata;
@@ -262,11 +310,16 @@ static int normalize_path(const char *raw, char **ret)
 
 static void cache_drop(Unpacker *u)
 {
-	if (u->cache_fd >= 0)
-		close(u->cache_fd);
-	u->cache_fd = -EBADF;
-	free(u->cache_path);
-	u->cache_path = NULL;
+	DirCache *c = &u->dc;
+
+	for (size_t i = 0; i < c->n; i++)
+		close(c->fds[i]);
+	c->n = 0;
+	if (c->deep_fd >= 0)
+		close(c->deep_fd);
+	c->deep_fd = -EBADF;
+	free(c->path);
+	c->path = NULL;
 }
 
 static int sys_openat2(int dfd, const char *path, uint64_t oflags, uint64_t resolve)
@@ -280,10 +333,34 @@ static int sys_openat2(int dfd, const char *path, uint64_t oflags, uint64_t reso
 }
 
 /*
+ * Open the directory NAME (one component) in DFD without following a
+ * symlink; create it (0755) if missing and CREATE.  Returns an fd, -ELOOP
+ * when NAME is a symlink, -ENOTDIR when it is something else, or -errno.
+ */
+static int open_component(int dfd, const char *name, bool create)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd >= 0)
+		return fd;
+	if ((errno == ELOOP || errno == ENOTDIR) &&
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+	return -errno;
+}
+
+/*
  * Open the directory PATH (normalised, relative, non-empty) below DEST_FD
- * without following any symlink; create missing components (0755) if
- * CREATE.  Returns an fd, -ELOOP when a component is a symlink, -ENOTDIR
- * when it is something else, or another -errno.
+ * without following any symlink, and without touching the cache; create
+ * missing components if CREATE.  Returns an fd or -errno as
+ * open_component().
  */
 static int open_dir_beneath(Unpacker *u, const char *path, bool create)
 {
@@ -317,24 +394,80 @@ static int open_dir_beneath(Unpacker *u, const char *path, bool create)
 		slash = strchr(p, '/');
 		if (slash)
 			*slash++ = '\0';
-		nfd = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, p, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			nfd = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (nfd < 0) {
-			struct stat st;
-
-			if ((errno == ELOOP || errno == ENOTDIR) &&
-			    fstatat(fd, p, &st, AT_SYMLINK_NOFOLLOW) == 0)
-				return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
-			return -errno;
-		}
+		nfd = open_component(fd, p, create);
+		if (nfd < 0)
+			return nfd;
 		close(fd);
 		fd = nfd;
 	}
 	return TAKE_FD(fd);
+}
+
+static int cache_top(Unpacker *u)
+{
+	DirCache *c = &u->dc;
+
+	if (c->deep_fd >= 0)
+		return c->deep_fd;
+	return c->n > 0 ? c->fds[c->n - 1] : u->dest_fd;
+}
+
+/*
+ * Return a borrowed fd of the directory PATH (normalised, relative, "" for
+ * DEST_FD itself), walking from the longest prefix the cache holds, one
+ * component at a time with O_NOFOLLOW: a symlink is never followed and
+ * ".." never occurs.  Creates missing directories if CREATE.  On failure
+ * the cache is empty and -errno is returned as open_component().
+ */
+static int cache_walk(Unpacker *u, const char *path, bool create)
+{
+	DirCache *c = &u->dc;
+	size_t len = strlen(path), k = 0, pos;
+	char name[NAME_MAX + 1];
+
+	if (c->path && strcmp(c->path, path) == 0)
+		return cache_top(u);
+	while (k < c->n && strncmp(path, c->path, c->ends[k]) == 0 &&
+	       (path[c->ends[k]] == '/' || path[c->ends[k]] == '\0'))
+		k++;
+	for (size_t i = k; i < c->n; i++)
+		close(c->fds[i]);
+	c->n = k;
+	if (c->deep_fd >= 0)
+		close(c->deep_fd);
+	c->deep_fd = -EBADF;
+	free(c->path);
+	c->path = NULL;
+
+	pos = k > 0 ? c->ends[k - 1] + 1 : 0;
+	while (pos < len) {
+		const char *slash = strchrnul(path + pos, '/');
+		size_t end = (size_t)(slash - path);
+		int fd;
+
+		if (end - pos > NAME_MAX) {
+			cache_drop(u);
+			return -ENAMETOOLONG;
+		}
+		memcpy(name, path + pos, end - pos);
+		name[end - pos] = '\0';
+		fd = open_component(cache_top(u), name, create);
+		if (fd < 0) {
+			cache_drop(u);
+			return fd;
+		}
+		if (c->n < DIR_STACK_MAX && c->deep_fd < 0) {
+			c->fds[c->n] = fd;
+			c->ends[c->n++] = end;
+		} else {
+			if (c->deep_fd >= 0)
+				close(c->deep_fd);
+			c->deep_fd = fd;
+		}
+		pos = end + 1;
+	}
+	c->path = xstrdup(path);
+	return cache_top(u);
 }
 
 /* Translate a failure of open_dir_beneath() for entry RAW into a message. */
@@ -362,17 +495,10 @@ static int get_parent(Unpacker *u, const char *raw, const char *rel, const char 
 		return u->dest_fd;
 	}
 	*base = slash + 1;
-	if (u->cache_path && strlen(u->cache_path) == (size_t)(slash - rel) &&
-	    memcmp(u->cache_path, rel, (size_t)(slash - rel)) == 0)
-		return u->cache_fd;
-
 	parent = xstrndup(rel, (size_t)(slash - rel));
-	fd = open_dir_beneath(u, parent, true);
+	fd = cache_walk(u, parent, true);
 	if (fd < 0)
 		return fail_resolve(u, fd, raw, "path");
-	cache_drop(u);
-	u->cache_fd = fd;
-	u->cache_path = TAKE_PTR(parent);
 	return fd;
 }
 
@@ -392,6 +518,90 @@ static int remove_existing(Unpacker *u, const char *raw, int pfd, const char *ba
 			return fail_entry(u, -EEXIST, raw, "would replace a non-empty directory");
 	}
 	return fail_entry(u, -errno, raw, "cannot replace existing file: %m");
+}
+
+/* ---- writeback ---- */
+
+static void *flusher_thread(void *userdata)
+{
+	Flusher *f = userdata;
+
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		while (!f->want && !f->stop)
+			pthread_cond_wait(&f->cond, &f->lock);
+		if (f->stop)
+			break;
+		f->want = false;
+		pthread_mutex_unlock(&f->lock);
+		(void)syncfs(f->fd);
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+/* Start a thread (with every signal blocked); returns 0 or an errno. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int r;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* Without a thread, unpacking still works: all is synced at the end. */
+static void flusher_start(Unpacker *u)
+{
+	Flusher *f = xmalloc(sizeof(*f));
+
+	*f = (Flusher) { .fd = u->dest_fd };
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	if (start_thread(&f->thread, flusher_thread, f) != 0) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+		free(f);
+		return;
+	}
+	u->flusher = f;
+}
+
+static void flusher_stop(Unpacker *u)
+{
+	Flusher *f = u->flusher;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+	u->flusher = NULL;
+}
+
+/* Called after each entry: wake the flusher when enough was written. */
+static void flusher_kick(Unpacker *u)
+{
+	Flusher *f = u->flusher;
+
+	if (!f || (u->bytes - u->kicked_bytes < FLUSH_BYTES &&
+		   u->entries - u->kicked_entries < FLUSH_ENTRIES))
+		return;
+	u->kicked_bytes = u->bytes;
+	u->kicked_entries = u->entries;
+	pthread_mutex_lock(&f->lock);
+	f->want = true;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* ---- stripping ---- */
@@ -761,7 +971,7 @@ static int make_hardlink(Unpacker *u, const Entry *e, const char *rel, int pfd, 
  * Extract one entry.  DATA writes a regular file's content.  All checks
  * that refuse hostile entries are here, common to tar and squashfs.
  */
-static int unpack_entry(Unpacker *u, const Entry *e, DataFn data, void *ctx)
+static int unpack_entry_do(Unpacker *u, const Entry *e, DataFn data, void *ctx)
 {
 	_cleanup_free_ char *norm = NULL;
 	const char *rel, *base;
@@ -831,22 +1041,30 @@ static int unpack_entry(Unpacker *u, const Entry *e, DataFn data, void *ctx)
 	}
 }
 
+static int unpack_entry(Unpacker *u, const Entry *e, DataFn data, void *ctx)
+{
+	int r = unpack_entry_do(u, e, data, ctx);
+
+	if (r == 0)
+		flusher_kick(u);
+	return r;
+}
+
 /* Apply directory modes, owners and mtimes, children before parents. */
 static int finish_dirs(Unpacker *u)
 {
-	cache_drop(u);
 	for (size_t i = u->n_dirs; i-- > 0;) {
 		DirMeta *m = &u->dirs[i];
 		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, m->mtime };
-		_cleanup_close_ int fd = -EBADF;
 		const char *rel = m->path;
+		int fd;
 
 		if (u->strip == STRIP_ON) {
 			if (!under_top(u, rel))
 				continue; /* the top directory itself */
 			rel += u->top_len + 1;
 		}
-		fd = open_dir_beneath(u, rel, false);
+		fd = cache_walk(u, rel, false);
 		if (fd < 0)
 			return fail_resolve(u, fd, m->path, "directory");
 		if (u->flags & UNPACK_KEEP_OWNER)
@@ -886,6 +1104,210 @@ static void unpacker_done(Unpacker *u)
 	free(u->buf);
 }
 
+/* ---- a decompression thread ---- */
+
+#define INFLATE_BUFS 4
+#define INFLATE_BUF_SIZE (1u << 20)
+
+typedef struct Inflater {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct archive *a; /* the thread's: filters + raw */
+	int fd;
+	uint64_t offset;   /* compressed bytes read; atomic */
+	void *block;       /* compressed input, UNPACK_READ_BLOCK */
+
+	/* Under LOCK: a ring of COUNT filled buffers from HEAD. */
+	char *bufs[INFLATE_BUFS];
+	size_t lens[INFLATE_BUFS];
+	unsigned head, count;
+	bool holding; /* the tar reader uses bufs[head] */
+	bool done;    /* the thread ended: end of data, or ERR */
+	bool cancel;  /* the tar reader gave up */
+	int err;      /* errno-style code of a failure, 0 if none */
+	int io_errno; /* a read error of the file */
+	char *msg;
+} Inflater;
+
+/* The magic numbers of the compressors worth a thread. */
+static bool compressed_magic(const unsigned char *m, size_t n)
+{
+	static const struct {
+		const char *magic;
+		size_t len;
+	} table[] = {
+		{ "\xfd" "7zXZ\0", 6 }, /* xz */
+		{ "\x28\xb5\x2f\xfd", 4 }, /* zstd */
+		{ "\x1f\x8b", 2 },           /* gzip */
+		{ "BZh", 3 },                  /* bzip2 */
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(table); i++)
+		if (n >= table[i].len && memcmp(m, table[i].magic, table[i].len) == 0)
+			return true;
+	return false;
+}
+
+static ssize_t inflate_file_cb(struct archive *a, void *userdata, const void **ret)
+{
+	Inflater *f = userdata;
+	uint64_t off = __atomic_load_n(&f->offset, __ATOMIC_RELAXED);
+	ssize_t n;
+
+	do
+		n = pread(f->fd, f->block, UNPACK_READ_BLOCK, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		f->io_errno = errno;
+		archive_set_error(a, errno, "read error: %s", strerror(errno));
+		return -1;
+	}
+	__atomic_store_n(&f->offset, off + (uint64_t)n, __ATOMIC_RELAXED);
+	*ret = f->block;
+	return n;
+}
+
+/* Wait for a free buffer; returns its index, or -1 if cancelled. */
+static int inflate_wait_free(Inflater *f)
+{
+	int i;
+
+	pthread_mutex_lock(&f->lock);
+	while (f->count == INFLATE_BUFS && !f->cancel)
+		pthread_cond_wait(&f->cond, &f->lock);
+	i = f->cancel ? -1 : (int)((f->head + f->count) % INFLATE_BUFS);
+	pthread_mutex_unlock(&f->lock);
+	return i;
+}
+
+static void inflate_publish(Inflater *f, size_t len)
+{
+	pthread_mutex_lock(&f->lock);
+	f->lens[(f->head + f->count) % INFLATE_BUFS] = len;
+	f->count++;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void inflate_end(Inflater *f, int err, const char *msg)
+{
+	pthread_mutex_lock(&f->lock);
+	f->err = err;
+	if (err)
+		f->msg = xstrdup(msg ? msg : "unknown error");
+	f->done = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *inflate_thread(void *userdata)
+{
+	Inflater *f = userdata;
+	struct archive_entry *ae;
+	size_t len = 0;
+	int slot, r;
+
+	r = archive_read_next_header(f->a, &ae);
+	if (r == ARCHIVE_EOF) {
+		inflate_end(f, 0, NULL);
+		return NULL;
+	}
+	if (r < ARCHIVE_WARN)
+		goto fail;
+	slot = inflate_wait_free(f);
+	while (slot >= 0) {
+		const void *buf;
+		size_t size;
+		la_int64_t off;
+
+		r = archive_read_data_block(f->a, &buf, &size, &off);
+		if (r == ARCHIVE_EOF) {
+			if (len > 0)
+				inflate_publish(f, len);
+			inflate_end(f, 0, NULL);
+			return NULL;
+		}
+		if (r < ARCHIVE_WARN)
+			goto fail;
+		while (size > 0 && slot >= 0) {
+			size_t n = size < INFLATE_BUF_SIZE - len ? size : INFLATE_BUF_SIZE - len;
+
+			memcpy(f->bufs[slot] + len, buf, n);
+			buf = (const char *)buf + n;
+			size -= n;
+			len += n;
+			if (len == INFLATE_BUF_SIZE) {
+				inflate_publish(f, len);
+				len = 0;
+				slot = inflate_wait_free(f);
+			}
+		}
+	}
+	inflate_end(f, ECANCELED, "cancelled");
+	return NULL;
+fail:
+	inflate_end(f, archive_errno(f->a) > 0 ? archive_errno(f->a) : EINVAL,
+		    archive_error_string(f->a));
+	return NULL;
+}
+
+/* Returns 0 with the thread running, or -errno (then F is all freed). */
+static int inflater_start(Inflater *f, int fd)
+{
+	int r;
+
+	*f = (Inflater) { .fd = fd };
+	f->a = archive_read_new();
+	if (!f->a)
+		die_oom();
+	if (archive_read_support_filter_all(f->a) < ARCHIVE_WARN ||
+	    archive_read_support_format_raw(f->a) < ARCHIVE_WARN ||
+	    archive_read_set_callback_data(f->a, f) < ARCHIVE_WARN ||
+	    archive_read_set_read_callback(f->a, inflate_file_cb) < ARCHIVE_WARN) {
+		archive_read_free(f->a);
+		return -ENOTSUP;
+	}
+	f->block = xmalloc(UNPACK_READ_BLOCK);
+	if (archive_read_open1(f->a) < ARCHIVE_WARN) {
+		/* Not worth a thread: let the plain path say what is wrong. */
+		archive_read_free(f->a);
+		free(f->block);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < INFLATE_BUFS; i++)
+		f->bufs[i] = xmalloc(INFLATE_BUF_SIZE);
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	r = start_thread(&f->thread, inflate_thread, f);
+	if (r != 0) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->lock);
+		for (size_t i = 0; i < INFLATE_BUFS; i++)
+			free(f->bufs[i]);
+		archive_read_free(f->a);
+		free(f->block);
+		return -r;
+	}
+	return 0;
+}
+
+static void inflater_stop(Inflater *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->cancel = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+	for (size_t i = 0; i < INFLATE_BUFS; i++)
+		free(f->bufs[i]);
+	archive_read_free(f->a);
+	free(f->block);
+	free(f->msg);
+}
+
 /* ---- tar ---- */
 
 typedef struct TarReader {
@@ -894,7 +1316,37 @@ typedef struct TarReader {
 	void *block;
 	int io_errno;
 	struct archive *a;
+	Inflater *inf; /* decompressing on a thread, or NULL */
 } TarReader;
+
+/* The tar reader's read callback when an Inflater decompresses. */
+static ssize_t tar_inflated_cb(struct archive *a, void *userdata, const void **ret)
+{
+	TarReader *t = userdata;
+	Inflater *f = t->inf;
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->holding) {
+		f->head = (f->head + 1) % INFLATE_BUFS;
+		f->count--;
+		f->holding = false;
+		pthread_cond_broadcast(&f->cond);
+	}
+	while (f->count == 0 && !f->done)
+		pthread_cond_wait(&f->cond, &f->lock);
+	if (f->count > 0) {
+		f->holding = true;
+		*ret = f->bufs[f->head];
+		n = (ssize_t)f->lens[f->head];
+	} else if (f->err) {
+		t->io_errno = f->io_errno;
+		archive_set_error(a, f->err, "%s", f->msg);
+		n = -1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return n;
+}
 
 static ssize_t tar_read_cb(struct archive *a, void *userdata, const void **ret)
 {
@@ -928,7 +1380,11 @@ static int64_t tar_skip_cb(struct archive *a, void *userdata, int64_t request)
 static uint64_t tar_consumed(void *ctx)
 {
 	TarReader *t = ctx;
-	int64_t n = archive_filter_bytes(t->a, -1);
+	int64_t n;
+
+	if (t->inf)
+		return __atomic_load_n(&t->inf->offset, __ATOMIC_RELAXED);
+	n = archive_filter_bytes(t->a, -1);
 
 	return n > 0 ? (uint64_t)n : 0;
 }
@@ -1001,28 +1457,32 @@ static int tar_data(Unpacker *u, const Entry *e, int fd, void *ctx)
 	return 0;
 }
 
-static int unpack_tar(Unpacker *u, int archive_fd, const char *name)
+static int unpack_tar(Unpacker *u, int archive_fd, const char *name, bool compressed)
 {
 	TarReader t = { .fd = archive_fd };
 	TarData d = { .t = &t, .name = name };
+	Inflater inf;
 	_cleanup_free_ char *last = NULL;
 	_cleanup_free_ Xattr *xattrs = NULL;
 	size_t cap_xattrs = 0;
 	int r;
 
+	if (compressed && inflater_start(&inf, archive_fd) == 0)
+		t.inf = &inf;
 	t.block = xmalloc(UNPACK_READ_BLOCK);
 	t.a = archive_read_new();
 	if (!t.a)
 		die_oom();
-	if (archive_read_support_filter_all(t.a) < ARCHIVE_WARN ||
+	if ((!t.inf && archive_read_support_filter_all(t.a) < ARCHIVE_WARN) ||
 	    archive_read_support_format_tar(t.a) < ARCHIVE_WARN ||
 	    archive_read_support_format_gnutar(t.a) < ARCHIVE_WARN) {
 		r = fail(u, -ENOTSUP, "%s: libarchive: %s", name, archive_error_string(t.a));
 		goto out;
 	}
 	if (archive_read_set_callback_data(t.a, &t) < ARCHIVE_WARN ||
-	    archive_read_set_read_callback(t.a, tar_read_cb) < ARCHIVE_WARN ||
-	    archive_read_set_skip_callback(t.a, tar_skip_cb) < ARCHIVE_WARN ||
+	    archive_read_set_read_callback(t.a, t.inf ? tar_inflated_cb : tar_read_cb) <
+		    ARCHIVE_WARN ||
+	    (!t.inf && archive_read_set_skip_callback(t.a, tar_skip_cb) < ARCHIVE_WARN) ||
 	    archive_read_open1(t.a) < ARCHIVE_WARN) {
 		r = fail_archive(u, &t, name, NULL, false);
 		goto out;
@@ -1090,6 +1550,8 @@ out:
 	u->consumed = NULL;
 	u->consumed_ctx = NULL;
 	archive_read_free(t.a);
+	if (t.inf)
+		inflater_stop(t.inf);
 	free(t.block);
 	return r;
 }
@@ -1572,12 +2034,12 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 	Unpacker u = {
 		.dest_fd = dest_fd,
 		.flags = flags,
-		.cache_fd = -EBADF,
+		.dc.deep_fd = -EBADF,
 		.progress = progress,
 		.userdata = userdata,
 	};
 	bool sqfs_stripped = false;
-	unsigned char magic[4];
+	unsigned char magic[6];
 	struct stat st;
 	ssize_t n;
 	int r;
@@ -1610,10 +2072,11 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 		r = fail(&u, -errno, "%s: %m", name);
 		goto out;
 	}
-	if (n == sizeof(magic) && memcmp(magic, "hsqs", 4) == 0)
+	flusher_start(&u);
+	if (n >= 4 && memcmp(magic, "hsqs", 4) == 0)
 		r = unpack_sqfs(&u, archive_fd, name, (uint64_t)st.st_size, &sqfs_stripped);
 	else
-		r = unpack_tar(&u, archive_fd, name);
+		r = unpack_tar(&u, archive_fd, name, compressed_magic(magic, (size_t)n));
 	if (r < 0)
 		goto out;
 
@@ -1626,6 +2089,7 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 	r = finish_dirs(&u);
 	if (r < 0)
 		goto out;
+	flusher_stop(&u);
 	if (syncfs(dest_fd) < 0) {
 		r = fail(&u, -errno, "%s: cannot sync the tree: %m", name);
 		goto out;
@@ -1642,6 +2106,7 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 out:
 	if (r < 0 && ret_err)
 		*ret_err = u.err ? TAKE_PTR(u.err) : xasprintf("%s: %s", name, strerror(-r));
+	flusher_stop(&u);
 	unpacker_done(&u);
 	return r;
 }

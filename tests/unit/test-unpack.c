@@ -858,6 +858,22 @@ static void test_hostile_dotdot(void **state)
 	hostile(state, t, 1, "entry '../x': path escapes the tree");
 }
 
+/*
+ * Refused early with megabytes still to decompress: the decompression
+ * thread is blocked with every buffer full and must be stopped and joined
+ * (valgrind and ASan see a leak or a hang otherwise).
+ */
+static void test_hostile_then_more(void **state)
+{
+	static const TEnt t[] = {
+		{ "../x", 'f', 0644, "evil\n", 0, 0 },
+		{ "b1", 'B', 0644, NULL, 0, 0 },
+		{ "b2", 'B', 0644, NULL, 0, 0 },
+		{ "b3", 'B', 0644, NULL, 0, 0 },
+	};
+	hostile(state, t, ELEMENTSOF(t), "entry '../x': path escapes the tree");
+}
+
 static void test_hostile_dotdot_late(void **state)
 {
 	static const TEnt t[] = {
@@ -1219,6 +1235,7 @@ int main(void)
 		T(test_devices_allowed),
 		T(test_hostile_dotdot),
 		T(test_hostile_dotdot_late),
+		T(test_hostile_then_more),
 		T(test_hostile_dotdot_inner),
 		T(test_hostile_absolute),
 		T(test_hostile_absolute_sandbox),
