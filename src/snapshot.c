@@ -76,6 +76,14 @@ typedef struct Child {
 
 #define CHILD_INIT(n) { .name = (n), .pid = 0, .err_fd = -EBADF }
 
+static const char *const git_local_env[] = {
+	"GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS",
+	"GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE",
+	"GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE",
+	"GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX",
+	"GIT_INTERNAL_SUPER_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR",
+};
+
 static void child_done(Child *c)
 {
 	if (c->pid > 0) {
@@ -111,6 +119,10 @@ _noreturn_ static void child_exec(char *const argv[], const int fds[4], int repo
 		if (hi[i] >= 0 && dup2(hi[i], i) < 0)
 			goto fail;
 
+	/* The repository is the one named with -C, whatever the caller's
+	 * environment says (`git rev-parse --local-env-vars`). */
+	for (size_t i = 0; i < ELEMENTSOF(git_local_env); i++)
+		(void) unsetenv(git_local_env[i]);
 	(void) signal(SIGPIPE, SIG_DFL);
 	(void) sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(argv[0], argv);

@@ -120,6 +120,23 @@ git_tree() {
 	[ "$output" = "repo-$c2.sqfs" ]
 }
 
+@test "git: GIT_DIR and GIT_WORK_TREE in the environment do not change the repository" {
+	other=$TMP/other
+	mkdir -p "$other"
+	printf 'x\n' >"$other/unrelated"
+	"${GIT[@]}" -C "$other" init -q
+	"${GIT[@]}" -C "$other" add -A
+	"${GIT[@]}" -C "$other" commit -q -m other
+	commit=$(git -C "$REPO" rev-parse HEAD)
+	GIT_DIR=$other/.git GIT_WORK_TREE=$other GIT_INDEX_FILE=$other/.git/index \
+		snapshot --repo-name repo --git-dir "$REPO" --format tar.xz
+	[ "$status" -eq 0 ]
+	[ "$output" = "repo-$commit.tar.xz" ]
+	run -0 tar -tf "$STORE/snapshots/$output"
+	[[ $output == *profiles/repo_name* ]]
+	[[ $output != *unrelated* ]]
+}
+
 @test "git: the repository name defaults to gentoo and --repo-name changes it" {
 	commit=$(git -C "$REPO" rev-parse HEAD)
 	snapshot --git-dir "$REPO"
