@@ -116,13 +116,37 @@ static bool valid_id(const char *s, size_t n)
 	return true;
 }
 
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Whether .fingerprints/NAME holds an id; if so, *RET_ID is a copy. */
+static bool read_fingerprint(int fp_fd, const char *name, char **ret_id)
+{
+	_cleanup_close_ int f = openat(fp_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	char buf[ID_HEX_LEN + 2];
+	ssize_t n;
+
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf));
+	if (n < ID_HEX_LEN || !valid_id(buf, ID_HEX_LEN))
+		return false;
+	*ret_id = xstrndup(buf, ID_HEX_LEN);
+	return true;
+}
+
 int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
 {
-	_cleanup_close_ int fp_fd = -EBADF, tmp_fd = -EBADF;
+	_cleanup_close_ int fp_fd = -EBADF, tmp_fd = -EBADF, lock_fd = -EBADF;
 	char name[160], buf[ID_HEX_LEN + 2], proc[64];
 	char *id = NULL;
 	struct stat s;
-	ssize_t n;
 	int r;
 
 	if (fstat(fd, &s) < 0)
@@ -136,15 +160,25 @@ int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
 	fp_fd = store_subdir_at(kind_fd(st, kind), ".fingerprints", true);
 	if (fp_fd < 0)
 		return fp_fd;
-	{
-		_cleanup_close_ int f = openat(fp_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-		if (f >= 0) {
-			n = read(f, buf, sizeof(buf));
-			if (n >= ID_HEX_LEN && valid_id(buf, ID_HEX_LEN)) {
-				*ret_id = xstrndup(buf, ID_HEX_LEN);
-				return 0;
-			}
-		}
+	if (read_fingerprint(fp_fd, name, ret_id))
+		return 0;
+
+	/*
+	 * Compute it once however many ask at the same time: the first takes
+	 * an OFD lock on a byte of .fingerprints/.lock chosen by the name,
+	 * the others wait for it and then find the record.  The lock only
+	 * saves work, so a wait that runs long (a few seconds plus what
+	 * hashing the file takes at 20 MB/s) or fails is no error: we hash.
+	 */
+	lock_fd = openat(fp_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	if (lock_fd >= 0) {
+		off_t byte = (off_t)(fnv1a(name) & 0x3fffffff);
+		long wait_ms = 5000 + (long)(s.st_size / (20 * 1000));
+
+		if (lock_byte(lock_fd, byte, F_WRLCK, 0) == -EAGAIN)
+			(void) lock_byte(lock_fd, byte, F_WRLCK, wait_ms);
+		if (read_fingerprint(fp_fd, name, ret_id))
+			return 0;
 	}
 
 	r = digest_fd(fd, &id);
