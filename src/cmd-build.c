@@ -37,6 +37,9 @@
 
 #include "build-config.h"
 
+/* Where the stage4/root_overlay copies wait in the chroot. */
+#define ROOT_OVERLAY_DIR "/tmp/zeolite-root-overlay"
+
 static const char *const steps[] = { "setup", "build", "preclean", "clean" };
 
 static const char *const seed_exts[] = { ".tar.xz", ".tar.zst", ".tar.bz2", ".tar.gz", ".tar", ".tar.lz4" };
@@ -267,6 +270,23 @@ static char *find_targets_dir(void)
 	return xstrdup(DATADIR "/targets");
 }
 
+/* stage4/root_overlay: each word an existing directory, checked up front. */
+static int check_root_overlay(const Build *b, char **ret_err)
+{
+	const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
+
+	for (char **w = e ? e->words : NULL; w && *w; w++) {
+		struct stat s;
+
+		if (stat(*w, &s) < 0 || !S_ISDIR(s.st_mode)) {
+			*ret_err = xasprintf("%s:%u: stage4/root_overlay '%s' is not a directory", b->spec_path,
+					     e->line, *w);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int resolve(Build *b, char **ret_err)
 {
 	const char *mode, *rx;
@@ -311,6 +331,9 @@ static int resolve(Build *b, char **ret_err)
 	r = find_snapshot(b, ret_err);
 	if (r < 0)
 		return r;
+	r = check_root_overlay(b, ret_err);
+	if (r < 0)
+		return r;
 	b->targets_dir = find_targets_dir();
 	{
 		_cleanup_free_ char *script = xasprintf("%s/%s.sh", b->targets_dir, b->target);
@@ -334,6 +357,11 @@ static void print_plan(const Build *b)
 	       b->snapshot_is_image ? "loop-mounted read-only" : "unpacked through the cache, bind-mounted read-only");
 	printf("  repository  /var/db/repos/%s\n", b->repo_name);
 	printf("  confdir     %s\n", confdir ? confdir : "-");
+	{
+		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
+		for (char **w = e ? e->words : NULL; w && *w; w++)
+			printf("  overlay     %s\n", *w);
+	}
 	printf("  scripts     %s/%s.sh\n", b->targets_dir, b->target);
 	printf("  work        %s\n", b->work);
 	printf("  log         %s\n", b->log);
@@ -528,6 +556,25 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 			return -EINVAL;
 		}
 	}
+	/* Each stage4/root_overlay, as it is (owners too), for the script to
+	 * lay over / after the packages (targets/stage4.sh). */
+	{
+		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
+		size_t i = 0;
+
+		for (char **w = e ? e->words : NULL; w && *w; w++, i++) {
+			_cleanup_free_ char *dst = xasprintf("%s%s/%zu", upper, ROOT_OVERLAY_DIR, i);
+			_cleanup_free_ char *src = xasprintf("%s/.", *w);
+			char *mk_argv[] = { "mkdir", "-p", dst, NULL };
+			char *cp_argv[] = { "cp", "-a", src, dst, NULL };
+
+			if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
+				*ret_err = xasprintf("%s:%u: stage4/root_overlay '%s' cannot be copied into the chroot",
+						     b->spec_path, e->line, *w);
+				return -EIO;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -571,6 +618,17 @@ static char **build_env(const Build *b)
 	buf_done(&opts);
 	if (spec_get(b->spec, "stage4/fsscript"))
 		ADD("clst_fsscript=/tmp/zeolite-fsscript");
+	{
+		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
+		Buf ro = { 0 };
+		size_t i = 0;
+
+		for (char **w = e ? e->words : NULL; w && *w; w++, i++)
+			buf_printf(&ro, "%s%s/%zu", ro.len ? " " : "", ROOT_OVERLAY_DIR, i);
+		if (ro.len)
+			ADD("clst_root_overlay=%s", ro.data);
+		buf_done(&ro);
+	}
 	{
 		Buf eo = { 0 };
 		if (b->cfg->jobs > 0)

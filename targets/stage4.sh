@@ -182,6 +182,20 @@ stage4_services() {
 	done
 }
 
+# stage4/root_overlay: zeolite copied each directory into the chroot
+# ($clst_root_overlay lists the copies, in the spec's order); lay them over
+# / as they are, owners and modes included, later ones winning.  The copies
+# stay until the clean step empties /tmp, so a resumed build step finds
+# them again.
+stage4_root_overlay() {
+	[ -n "${clst_root_overlay:-}" ] || return 0
+	for zt_d in $clst_root_overlay; do
+		[ -d "$zt_d" ] || zt_die "root overlay $zt_d is missing in the chroot"
+		zt_log "laying root overlay $zt_d over /"
+		cp -a "$zt_d/." / || zt_die "copying root overlay $zt_d failed"
+	done
+}
+
 stage4_fsscript() {
 	if [ -z "${clst_fsscript:-}" ]; then
 		[ -z "${clst_stage4_fsscript:-}" ] ||
@@ -212,6 +226,7 @@ step_build() {
 	stage4_groups
 	stage4_users
 	stage4_services
+	stage4_root_overlay
 	stage4_fsscript
 }
 

@@ -74,7 +74,7 @@ mounts_unchanged() {
 	[ ! -e "$FIX/store/tmp/23.0-default/stage3-amd64-openrc-fixture" ]
 }
 
-@test "stage4 from a tarball snapshot: packages, users, fsscript; the snapshot is read-only in the chroot" {
+@test "stage4 from a tarball snapshot: packages, users, root overlay, fsscript; the snapshot is read-only in the chroot" {
 	id=$(cat "$FIX/treeish")
 	sed -e "s/^snapshot_treeish: .*/snapshot: gentoo-$id.tar.xz/" "$FIX/stage4.spec" > "$WORK/stage4.spec"
 	seedtree=$(ls -d "$FIX"/store/cache/seeds/*/tree | head -1)
@@ -87,6 +87,12 @@ mounts_unchanged() {
 	grep -qx './usr/share/standin/app-editors_vim' "$WORK/list"
 	grep -qx './usr/share/standin/sys-libs_glibc' "$WORK/list"
 	[ "$(tar -xOf "$tarball" ./root/fsscript-marker)" = "fsscript ran" ]
+	# stage4/root_overlay: laid over / (dot files and modes kept), before
+	# the fsscript, and its staging copy is gone.
+	[ "$(tar -xOf "$tarball" ./etc/motd)" = "built by zeolite" ]
+	[ "$(tar -xOf "$tarball" ./root/fsscript-saw-motd)" = "built by zeolite" ]
+	tar -tvf "$tarball" ./root/.overlay-marker | grep -q '^-rw------- '
+	! grep -q 'zeolite-root-overlay' "$WORK/list"
 	tar -xOf "$tarball" ./etc/passwd | grep -q '^releng:'
 	[[ "$(tar -xOf "$tarball" ./root/snapshot-write.err)" == *"Read-only file system"* ]]
 	# The shared seed tree is unchanged by builds.
@@ -209,6 +215,15 @@ mounts_unchanged() {
 	[ "$(cat "$FIX/store/builds/small/stage3-amd64-openrc-fixture.tar.xz")" = old ]
 	[ "$(ls -A "$FIX/store/builds/small" | wc -l)" -eq 1 ]
 	umount "$FIX/store/builds/small"
+}
+
+@test "a missing stage4/root_overlay: exit 65 naming the spec line, before any work" {
+	sed -e "s|^stage4/root_overlay: .*|stage4/root_overlay: $WORK/no-such-overlay|" "$FIX/stage4.spec" > "$WORK/nooverlay.spec"
+	line=$(grep -n '^stage4/root_overlay:' "$WORK/nooverlay.spec" | cut -d: -f1)
+	run --separate-stderr "${Z[@]}" build "$WORK/nooverlay.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"nooverlay.spec:$line: stage4/root_overlay '$WORK/no-such-overlay' is not a directory"* ]]
+	[[ "$stderr" != *"step 'setup'"* ]]
 }
 
 @test "a missing seed or snapshot: exit 65 naming it" {

@@ -76,6 +76,8 @@ cat > "$out/fsscript.sh" <<'FS'
 #!/bin/sh
 # stage4/fsscript: runs inside the chroot at the end of the build.
 echo "fsscript ran" > /root/fsscript-marker
+# The root overlay is in place before the fsscript runs.
+cp /etc/motd /root/fsscript-saw-motd 2>/dev/null || true
 # The snapshot is read-only: record what a write gets.
 if touch /var/db/repos/gentoo/zeolite-write-test 2> /root/snapshot-write.err; then
 	echo "WRITABLE" > /root/snapshot-write.err
@@ -89,6 +91,13 @@ if [ -p /var/cache/distfiles/block.fifo ]; then
 fi
 FS
 chmod 0755 "$out/fsscript.sh"
+
+# stage4/root_overlay: laid over / before the fsscript runs.
+rm -rf "$out/overlay"
+mkdir -p "$out/overlay/etc" "$out/overlay/root"
+echo "built by zeolite" > "$out/overlay/etc/motd"
+echo "dot file" > "$out/overlay/root/.overlay-marker"
+chmod 0600 "$out/overlay/root/.overlay-marker"
 
 common="subarch: amd64
 rel_type: 23.0-default
@@ -118,5 +127,6 @@ stage4/packages:
 	sys-libs/glibc:2.2
 stage4/users: releng
 stage4/fsscript: $out/fsscript.sh
+stage4/root_overlay: $out/overlay
 stage4/rm: /root/.ash_history
 SPEC
