@@ -146,10 +146,15 @@ typedef struct DirCache {
 #define FLUSH_BYTES (UINT64_C(32) << 20)
 #define FLUSH_ENTRIES 4096
 
-typedef struct Flusher {
+/* A thread with the lock and condition that it and its owner share. */
+typedef struct Worker {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+} Worker;
+
+typedef struct Flusher {
+	Worker w;
 	int fd;
 	bool want, stop; /* under LOCK */
 } Flusher;
@@ -526,32 +531,50 @@ static void *flusher_thread(void *userdata)
 {
 	Flusher *f = userdata;
 
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->w.lock);
 	for (;;) {
 		while (!f->want && !f->stop)
-			pthread_cond_wait(&f->cond, &f->lock);
+			pthread_cond_wait(&f->w.cond, &f->w.lock);
 		if (f->stop)
 			break;
 		f->want = false;
-		pthread_mutex_unlock(&f->lock);
+		pthread_mutex_unlock(&f->w.lock);
 		(void)syncfs(f->fd);
-		pthread_mutex_lock(&f->lock);
+		pthread_mutex_lock(&f->w.lock);
 	}
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&f->w.lock);
 	return NULL;
 }
 
-/* Start a thread (with every signal blocked); returns 0 or an errno. */
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+/* Start W running FN(ARG), with every signal blocked; returns 0 or an errno. */
+static int worker_start(Worker *w, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	int r;
 
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(t, NULL, fn, arg);
+	r = pthread_create(&w->thread, NULL, fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock);
+	}
 	return r;
+}
+
+/* Set *STOP under W's lock, wake the thread and wait for it to end. */
+static void worker_stop(Worker *w, bool *stop)
+{
+	pthread_mutex_lock(&w->lock);
+	*stop = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
 }
 
 /* Without a thread, unpacking still works: all is synced at the end. */
@@ -560,11 +583,7 @@ static void flusher_start(Unpacker *u)
 	Flusher *f = xmalloc(sizeof(*f));
 
 	*f = (Flusher) { .fd = u->dest_fd };
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
-	if (start_thread(&f->thread, flusher_thread, f) != 0) {
-		pthread_cond_destroy(&f->cond);
-		pthread_mutex_destroy(&f->lock);
+	if (worker_start(&f->w, flusher_thread, f) != 0) {
 		free(f);
 		return;
 	}
@@ -577,13 +596,7 @@ static void flusher_stop(Unpacker *u)
 
 	if (!f)
 		return;
-	pthread_mutex_lock(&f->lock);
-	f->stop = true;
-	pthread_cond_signal(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
-	pthread_cond_destroy(&f->cond);
-	pthread_mutex_destroy(&f->lock);
+	worker_stop(&f->w, &f->stop);
 	free(f);
 	u->flusher = NULL;
 }
@@ -598,10 +611,10 @@ static void flusher_kick(Unpacker *u)
 		return;
 	u->kicked_bytes = u->bytes;
 	u->kicked_entries = u->entries;
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->w.lock);
 	f->want = true;
-	pthread_cond_signal(&f->cond);
-	pthread_mutex_unlock(&f->lock);
+	pthread_cond_signal(&f->w.cond);
+	pthread_mutex_unlock(&f->w.lock);
 }
 
 /* ---- stripping ---- */
@@ -1110,9 +1123,7 @@ static void unpacker_done(Unpacker *u)
 #define INFLATE_BUF_SIZE (1u << 20)
 
 typedef struct Inflater {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	Worker w;
 	struct archive *a; /* the thread's: filters + raw */
 	int fd;
 	uint64_t offset;   /* compressed bytes read; atomic */
@@ -1173,32 +1184,32 @@ static int inflate_wait_free(Inflater *f)
 {
 	int i;
 
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->w.lock);
 	while (f->count == INFLATE_BUFS && !f->cancel)
-		pthread_cond_wait(&f->cond, &f->lock);
+		pthread_cond_wait(&f->w.cond, &f->w.lock);
 	i = f->cancel ? -1 : (int)((f->head + f->count) % INFLATE_BUFS);
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&f->w.lock);
 	return i;
 }
 
 static void inflate_publish(Inflater *f, size_t len)
 {
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->w.lock);
 	f->lens[(f->head + f->count) % INFLATE_BUFS] = len;
 	f->count++;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
+	pthread_cond_broadcast(&f->w.cond);
+	pthread_mutex_unlock(&f->w.lock);
 }
 
 static void inflate_end(Inflater *f, int err, const char *msg)
 {
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->w.lock);
 	f->err = err;
 	if (err)
 		f->msg = xstrdup(msg ? msg : "unknown error");
 	f->done = true;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
+	pthread_cond_broadcast(&f->w.cond);
+	pthread_mutex_unlock(&f->w.lock);
 }
 
 static void *inflate_thread(void *userdata)
@@ -1277,12 +1288,8 @@ static int inflater_start(Inflater *f, int fd)
 	}
 	for (size_t i = 0; i < INFLATE_BUFS; i++)
 		f->bufs[i] = xmalloc(INFLATE_BUF_SIZE);
-	pthread_mutex_init(&f->lock, NULL);
-	pthread_cond_init(&f->cond, NULL);
-	r = start_thread(&f->thread, inflate_thread, f);
+	r = worker_start(&f->w, inflate_thread, f);
 	if (r != 0) {
-		pthread_cond_destroy(&f->cond);
-		pthread_mutex_destroy(&f->lock);
 		for (size_t i = 0; i < INFLATE_BUFS; i++)
 			free(f->bufs[i]);
 		archive_read_free(f->a);
@@ -1294,13 +1301,7 @@ static int inflater_start(Inflater *f, int fd)
 
 static void inflater_stop(Inflater *f)
 {
-	pthread_mutex_lock(&f->lock);
-	f->cancel = true;
-	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
-	pthread_join(f->thread, NULL);
-	pthread_cond_destroy(&f->cond);
-	pthread_mutex_destroy(&f->lock);
+	worker_stop(&f->w, &f->cancel);
 	for (size_t i = 0; i < INFLATE_BUFS; i++)
 		free(f->bufs[i]);
 	archive_read_free(f->a);
@@ -1326,15 +1327,15 @@ static ssize_t tar_inflated_cb(struct archive *a, void *userdata, const void **r
 	Inflater *f = t->inf;
 	ssize_t n = 0;
 
-	pthread_mutex_lock(&f->lock);
+	pthread_mutex_lock(&f->w.lock);
 	if (f->holding) {
 		f->head = (f->head + 1) % INFLATE_BUFS;
 		f->count--;
 		f->holding = false;
-		pthread_cond_broadcast(&f->cond);
+		pthread_cond_broadcast(&f->w.cond);
 	}
 	while (f->count == 0 && !f->done)
-		pthread_cond_wait(&f->cond, &f->lock);
+		pthread_cond_wait(&f->w.cond, &f->w.lock);
 	if (f->count > 0) {
 		f->holding = true;
 		*ret = f->bufs[f->head];
@@ -1344,7 +1345,7 @@ static ssize_t tar_inflated_cb(struct archive *a, void *userdata, const void **r
 		archive_set_error(a, f->err, "%s", f->msg);
 		n = -1;
 	}
-	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&f->w.lock);
 	return n;
 }
 
