@@ -202,6 +202,22 @@ mounts_unchanged() {
 	[ -z "$(ls "$OUT" | grep failing || true)" ]
 }
 
+@test "on a terminal the scripts' output reaches the screen as well as the log" {
+	sed -e 's/^version_stamp: .*/version_stamp: tty/' -e 's|^\tapp-editors/vim|\tfail/fail|' "$FIX/stage4.spec" > "$WORK/tty.spec"
+	cmd=$(printf '%q ' "${Z[@]}" build "$WORK/tty.spec")
+	# script(1) runs the command on a pseudo-terminal and copies the screen.
+	run script -q -e -c "$cmd" "$WORK/screen"
+	[ "$status" -eq 1 ]
+	log=$FIX/store/tmp/23.0-default/stage4-amd64-tty.log
+	grep -q "zeolite-target: build: running: emerge .*fail/fail" "$log"
+	grep -q "zeolite-target: build: running: emerge .*fail/fail" "$WORK/screen"
+	grep -q "zeolite-target: build: error: emerge .* failed" "$WORK/screen"
+	# Without a terminal the same lines go to the log only.
+	run --separate-stderr "${Z[@]}" build "$WORK/tty.spec"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" != *"zeolite-target:"* ]]
+}
+
 @test "a failing compressor (no space left): exit 1, nothing published, an older tarball kept" {
 	sed -e 's/^rel_type: .*/rel_type: small/' "$FIX/stage3.spec" > "$WORK/small.spec"
 	mkdir -p "$FIX/store/builds/small"
