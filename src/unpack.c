@@ -55,7 +55,8 @@
  * does with a warning, and so is a user.* attribute on a symlink or device
  * node (the kernel allows user.* only on files and directories); any other
  * failure is an error.  Hardlink entries share their target's inode and
- * get nothing.  Squashfs images are not read for xattrs.
+ * get nothing.  Squashfs images carry them in their xattr table, read with
+ * libsquashfs' xattr reader under the same rules.
  *
  * Decompression runs on a thread of its own (Inflater) when the archive
  * starts with the magic of xz, zstd, gzip or bzip2: one libarchive reader
@@ -94,6 +95,8 @@
 #include <sqfs/inode.h>
 #include <sqfs/io.h>
 #include <sqfs/super.h>
+#include <sqfs/xattr.h>
+#include <sqfs/xattr_reader.h>
 
 #include "unpack.h"
 
@@ -1627,9 +1630,11 @@ typedef struct Sqfs {
 	sqfs_id_table_t *ids;
 	sqfs_dir_reader_t *dr;
 	sqfs_data_reader_t *data;
+	sqfs_xattr_reader_t *xr; /* with UNPACK_KEEP_OWNER only */
 	const char *name;
 	void *links; /* tsearch tree of SqfsLink */
 } Sqfs;
+
 
 typedef struct SqfsLink {
 	uint32_t ino;
@@ -1673,6 +1678,68 @@ typedef struct SqfsData {
 	Sqfs *s;
 	const sqfs_inode_generic_t *inode;
 } SqfsData;
+
+/* Extended attributes read from an image, owned here. */
+typedef struct SqfsXattrs {
+	Xattr *v;
+	size_t n, cap;
+} SqfsXattrs;
+
+static void sqfs_xattrs_clear(SqfsXattrs *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		free((char *)x->v[i].name);
+		free((void *)x->v[i].value);
+	}
+	x->n = 0;
+}
+
+/* Read INODE's extended attributes into X (cleared first). */
+static int sqfs_read_xattrs(Unpacker *u, Sqfs *s, const sqfs_inode_generic_t *inode,
+			    const char *path, SqfsXattrs *x)
+{
+	sqfs_xattr_id_t desc;
+	sqfs_u32 idx;
+	int r;
+
+	sqfs_xattrs_clear(x);
+	if (!s->xr || sqfs_inode_get_xattr_index(inode, &idx) < 0 || idx == 0xFFFFFFFF)
+		return 0;
+	r = sqfs_xattr_reader_get_desc(s->xr, idx, &desc);
+	if (r == 0)
+		r = sqfs_xattr_reader_seek_kv(s->xr, &desc);
+	for (sqfs_u32 i = 0; r == 0 && i < desc.count; i++) {
+		sqfs_xattr_entry_t *key = NULL;
+		sqfs_xattr_value_t *val = NULL;
+		const char *prefix;
+
+		r = sqfs_xattr_reader_read_key(s->xr, &key);
+		if (r < 0)
+			break;
+		r = sqfs_xattr_reader_read_value(s->xr, key, &val);
+		prefix = sqfs_get_xattr_prefix(key->type & SQFS_XATTR_PREFIX_MASK);
+		if (r == 0 && prefix) {
+			/* libsquashfs 1.2 returns the whole name, prefix included;
+			 * SIZE counts the part after the prefix. */
+			const char *k = (const char *)key->key;
+			size_t plen = strlen(prefix);
+			Xattr *a;
+
+			xgrow(&x->v, &x->cap, x->n + 1, sizeof(*x->v));
+			a = &x->v[x->n++];
+			a->name = strncmp(k, prefix, plen) == 0 ?
+					  xstrndup(k, plen + key->size) :
+					  xasprintf("%s%.*s", prefix, (int)key->size, k);
+			a->value = memcpy(xmalloc(val->size + 1), val->value, val->size);
+			a->size = val->size;
+		}
+		sqfs_free(val);
+		sqfs_free(key);
+	}
+	if (r < 0)
+		return fail_sqfs(u, s, r, path, "cannot read extended attributes");
+	return 0;
+}
 
 static int sqfs_data(Unpacker *u, const Entry *e, int fd, void *ctx)
 {
@@ -1786,6 +1853,7 @@ static int sqfs_walk(Unpacker *u, Sqfs *s, const sqfs_inode_generic_t *dir, cons
 		     unsigned depth)
 {
 	SqfsChild *c = NULL;
+	SqfsXattrs xs = {};
 	size_t n = 0;
 	int r;
 
@@ -1889,6 +1957,13 @@ static int sqfs_walk(Unpacker *u, Sqfs *s, const sqfs_inode_generic_t *dir, cons
 				e.hardlink = (*found)->path;
 		}
 
+		if (!e.hardlink) {
+			r = sqfs_read_xattrs(u, s, inode, path, &xs);
+			if (r < 0)
+				goto out;
+			e.xattrs = xs.v;
+			e.n_xattrs = xs.n;
+		}
 		r = unpack_entry(u, &e, sqfs_data, &d);
 		if (r < 0)
 			goto out;
@@ -1908,6 +1983,8 @@ static int sqfs_walk(Unpacker *u, Sqfs *s, const sqfs_inode_generic_t *dir, cons
 	}
 	r = 0;
 out:
+	sqfs_xattrs_clear(&xs);
+	free(xs.v);
 	sqfs_children_free(c, n);
 	return r;
 }
@@ -1982,6 +2059,17 @@ static int unpack_sqfs(Unpacker *u, int archive_fd, const char *name, uint64_t s
 		r = fail_sqfs(u, &s, r, NULL, "cannot read the fragment table");
 		goto out;
 	}
+	if ((u->flags & UNPACK_KEEP_OWNER) && !(s.super.flags & SQFS_FLAG_NO_XATTRS) &&
+	    s.super.xattr_id_table_start != UINT64_MAX) {
+		s.xr = sqfs_xattr_reader_create(0);
+		if (!s.xr)
+			die_oom();
+		r = sqfs_xattr_reader_load(s.xr, &s.super, file, s.cmp);
+		if (r < 0) {
+			r = fail_sqfs(u, &s, r, NULL, "cannot read the xattr table");
+			goto out;
+		}
+	}
 	r = sqfs_dir_reader_get_root_inode(s.dr, &root);
 	if (r < 0) {
 		r = fail_sqfs(u, &s, r, NULL, "cannot read the root inode");
@@ -2015,6 +2103,8 @@ out:
 	sqfs_free(top);
 	sqfs_free(root);
 	tdestroy(s.links, link_free);
+	if (s.xr)
+		sqfs_destroy(s.xr);
 	if (s.data)
 		sqfs_destroy(s.data);
 	if (s.dr)

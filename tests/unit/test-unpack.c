@@ -807,6 +807,32 @@ static void test_xattrs_keep_owner(void **state)
 	assert_int_equal(st.st_mtime, MTIME);
 }
 
+/* The same attributes from a squashfs image (tar2sqfs keeps them). */
+static void test_xattrs_sqfs(void **state)
+{
+	Sandbox *s = *state;
+	char tarfile[160], cmd[512];
+	char *err = NULL;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(tarfile, sizeof(tarfile), "%s/x.tar", s->path);
+	write_xattr_tar(tarfile);
+	snprintf(cmd, sizeof(cmd), "tar2sqfs -q -f %s < %s >/dev/null 2>&1", s->archive, tarfile);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(unlinkat(s->fd, "x.tar", 0), 0);
+	assert_int_equal(run_unpack_flags(s, UNPACK_KEEP_OWNER | UNPACK_ALLOW_DEVICES |
+					     UNPACK_NO_STRIP, NULL, &err), 0);
+	assert_null(err);
+	assert_xattr(s->dest_fd, "d/ping", "security.capability", cap_net_raw,
+		     sizeof(cap_net_raw));
+	assert_xattr(s->dest_fd, "d/ping", "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_xattr(s->dest_fd, "d", "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_xattr(s->dest_fd, "d/l", "trusted.zeolite", "L", 1);
+	assert_xattr(s->dest_fd, "d/fifo", "trusted.zeolite", "P", 1);
+	assert_no_xattr(s->dest_fd, "d/ping", "trusted.zeolite");
+}
+
 static void test_xattrs_not_kept(void **state)
 {
 	Sandbox *s = *state;
@@ -1231,6 +1257,7 @@ int main(void)
 		T(test_keep_owner),
 		T(test_no_keep_owner),
 		T(test_xattrs_keep_owner),
+		T(test_xattrs_sqfs),
 		T(test_xattrs_not_kept),
 		T(test_devices_allowed),
 		T(test_hostile_dotdot),
