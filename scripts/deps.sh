@@ -9,7 +9,7 @@ libarchive-dev libssl-dev libcmocka-dev libsquashfs-dev squashfs-tools-ng
 bats clang libclang-rt-14-dev valgrind cppcheck scdoc
 busybox-static xz-utils zstd bzip2 gzip tar util-linux mount"
 # `scripts/deps.sh bench`: also what the benchmarks need.
-[ "${1:-}" = bench ] && packages="$packages hyperfine"
+[ "${1:-}" = bench ] && packages="$packages hyperfine e2fsprogs"
 
 missing=""
 for p in $packages; do
