@@ -21,7 +21,15 @@ struct CacheProgress {
 	LockOwner *owner;
 	int64_t last_ms;
 	bool hooked;
+	bool have_digest;
+	unsigned char digest[32];
 };
+
+void cache_progress_digest(CacheProgress *p, const unsigned char md[32])
+{
+	memcpy(p->digest, md, sizeof(p->digest));
+	p->have_digest = true;
+}
 
 const char *cache_kind_name(CacheKind k)
 {
@@ -60,6 +68,18 @@ void test_point(const char *name)
 				close(fd);
 			}
 		}
+		/* ZEOLITE_TEST_RESUME: a FIFO; go on once a line is written to it. */
+		const char *resume = secure_getenv("ZEOLITE_TEST_RESUME");
+		if (resume) {
+			int fd = open(resume, O_RDONLY | O_CLOEXEC);
+			char c;
+			if (fd >= 0) {
+				while (read(fd, &c, 1) < 0 && errno == EINTR)
+					;
+				close(fd);
+				return;
+			}
+		}
 		for (;;)
 			pause();
 	}
@@ -88,22 +108,71 @@ void cache_progress(CacheProgress *p, uint64_t done, uint64_t total)
 
 /* ---- ids -------------------------------------------------------------- */
 
-static int digest_fd(int fd, char **ret)
+static char *id_of_digest(const unsigned char md[32])
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[32];
-	int r = archive_sha256_fd(fd, md);
-
-	if (r < 0)
-		return r;
 	char *s = xmalloc(ID_HEX_LEN + 1);
 	for (unsigned i = 0; i < ID_HEX_LEN / 2; i++) {
 		s[2 * i] = hex[md[i] >> 4];
 		s[2 * i + 1] = hex[md[i] & 15];
 	}
 	s[ID_HEX_LEN] = '\0';
-	*ret = s;
+	return s;
+}
+
+static bool same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The digest of the file at FD, read while its stat S did not change. */
+static int digest_fd(int fd, const struct stat *s, char **ret)
+{
+	unsigned char md[32];
+	struct stat after;
+	int r = archive_sha256_fd(fd, md);
+
+	if (r < 0)
+		return r;
+	if (fstat(fd, &after) < 0)
+		return -errno;
+	if (!same_stat(s, &after))
+		return -ESTALE; /* written to while we read it */
+	*ret = id_of_digest(md);
 	return 0;
+}
+
+static bool read_fingerprint(int fp_fd, const char *name, char **ret_id);
+
+/* Remove every fingerprint record that names ID: one of them was stale. */
+static void drop_fingerprints(int kind_dir_fd, const char *id)
+{
+	_cleanup_close_ int fp_fd = store_subdir_at(kind_dir_fd, ".fingerprints", false);
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (fp_fd < 0)
+		return;
+	fd = openat(fp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *rec = NULL;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (read_fingerprint(fp_fd, de->d_name, &rec) && strcmp(rec, id) == 0)
+			(void) unlinkat(fp_fd, de->d_name, 0);
+	}
+	closedir(d);
 }
 
 static bool valid_id(const char *s, size_t n)
@@ -141,7 +210,7 @@ static bool read_fingerprint(int fp_fd, const char *name, char **ret_id)
 	return true;
 }
 
-int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
+static int source_id_once(const Store *st, CacheKind kind, int fd, char **ret_id)
 {
 	_cleanup_close_ int fp_fd = -EBADF, tmp_fd = -EBADF, lock_fd = -EBADF;
 	char name[160], buf[ID_HEX_LEN + 2], proc[64];
@@ -181,7 +250,7 @@ int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
 			return 0;
 	}
 
-	r = digest_fd(fd, &id);
+	r = digest_fd(fd, &s, &id);
 	if (r < 0)
 		return r;
 	/* Record it: write a private file, then link it into place. */
@@ -195,6 +264,17 @@ int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
 	}
 	*ret_id = id;
 	return 0;
+}
+
+int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
+{
+	int r = -ESTALE;
+
+	/* A file written to while it is hashed is hashed again (a few
+	 * times), and its fingerprint is never recorded. */
+	for (int i = 0; i < 3 && r == -ESTALE; i++)
+		r = source_id_once(st, kind, fd, ret_id);
+	return r;
 }
 
 /* ---- stamps ----------------------------------------------------------- */
@@ -399,6 +479,21 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 	if (r < 0)
 		goto fail;
 	test_point("filled");
+
+	/* The id is a promise about bytes (docs/protocol.md): what was
+	 * unpacked must be what the id names, or nothing is published. */
+	if (progress.have_digest) {
+		_cleanup_free_ char *got = id_of_digest(progress.digest);
+
+		if (strcmp(got, req->id) != 0) {
+			drop_fingerprints(dir_fd, req->id);
+			free(*ret_err);
+			*ret_err = xasprintf("'%s' changed while it was unpacked: its content is now %s, not %s; "
+					     "nothing published (run again)", req->label, got, req->id);
+			r = -ESTALE;
+			goto fail;
+		}
+	}
 
 	/* The stamp: what this entry was made from, inside it. */
 	r = stamp_write_at(tmp_fd, req, &us);

@@ -59,6 +59,9 @@ const char *cache_action_name(CacheAction a);
 /* Report progress of a fill: DONE of TOTAL units (bytes of source). */
 typedef struct CacheProgress CacheProgress;
 void cache_progress(CacheProgress *p, uint64_t done, uint64_t total);
+/* Report the SHA-256 of the source bytes exactly as the fill consumed
+ * them; the entry is published only if it matches the id. */
+void cache_progress_digest(CacheProgress *p, const unsigned char md[32]);
 
 /* Make the entry's content in the empty directory DEST_FD and count the
  * files and bytes it made.  Returns 0 or -errno with *RET_ERR a one-line

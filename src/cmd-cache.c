@@ -25,6 +25,7 @@ static int exit_status_for(int r)
 	switch (r) {
 	case -ETIMEDOUT:
 	case -EAGAIN:
+	case -ESTALE:
 		return EXIT_TEMPFAIL;
 	case -EBADMSG:
 	case -EPERM:
@@ -182,6 +183,8 @@ int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *
 	r = unpack_archive_at(u->fd, u->name, dest_fd, u->flags, unpack_progress, progress, &stats, ret_err);
 	if (r < 0)
 		return r;
+	if (stats.hashed)
+		cache_progress_digest(progress, stats.sha256);
 	*ret_files = stats.entries;
 	*ret_bytes = stats.bytes;
 	return 0;

@@ -100,6 +100,8 @@
 
 #include "unpack.h"
 
+#include <openssl/evp.h>
+
 #define UNPACK_MAX_ENTRIES UINT64_C(10000000)
 #define UNPACK_MAX_BYTES (UINT64_C(64) << 30)
 #define UNPACK_READ_BLOCK (1u << 20)
@@ -1125,8 +1127,40 @@ static void unpacker_done(Unpacker *u)
 #define INFLATE_BUFS 4
 #define INFLATE_BUF_SIZE (1u << 20)
 
+/*
+ * The SHA-256 of the archive's bytes exactly as the unpacker consumed
+ * them (the id is a promise about bytes: issue 12, docs/protocol.md).
+ * Every sequential read of the file passes through stream_hash(); a read
+ * that starts before UPTO (a restart from offset 0) adds only what is new,
+ * one that starts after it (a skip) makes the digest unusable (GAP).
+ */
+typedef struct StreamHash {
+	EVP_MD_CTX *ctx;
+	uint64_t upto;
+	bool gap;
+} StreamHash;
+
+static void stream_hash(StreamHash *h, uint64_t off, const void *p, size_t n)
+{
+	size_t skip;
+
+	if (!h || !h->ctx || h->gap || n == 0)
+		return;
+	if (off > h->upto) {
+		h->gap = true;
+		return;
+	}
+	if (off + n <= h->upto)
+		return;
+	skip = (size_t)(h->upto - off);
+	if (EVP_DigestUpdate(h->ctx, (const char *)p + skip, n - skip) != 1)
+		h->gap = true;
+	h->upto = off + n;
+}
+
 typedef struct Inflater {
 	Worker w;
+	StreamHash *hash;
 	struct archive *a; /* the thread's: filters + raw */
 	int fd;
 	uint64_t offset;   /* compressed bytes read; atomic */
@@ -1177,6 +1211,7 @@ static ssize_t inflate_file_cb(struct archive *a, void *userdata, const void **r
 		archive_set_error(a, errno, "read error: %s", strerror(errno));
 		return -1;
 	}
+	stream_hash(f->hash, off, f->block, (size_t)n);
 	__atomic_store_n(&f->offset, off + (uint64_t)n, __ATOMIC_RELAXED);
 	*ret = f->block;
 	return n;
@@ -1267,11 +1302,11 @@ fail:
 }
 
 /* Returns 0 with the thread running, or -errno (then F is all freed). */
-static int inflater_start(Inflater *f, int fd)
+static int inflater_start(Inflater *f, int fd, StreamHash *hash)
 {
 	int r;
 
-	*f = (Inflater) { .fd = fd };
+	*f = (Inflater) { .fd = fd, .hash = hash };
 	f->a = archive_read_new();
 	if (!f->a)
 		die_oom();
@@ -1321,6 +1356,7 @@ typedef struct TarReader {
 	int io_errno;
 	struct archive *a;
 	Inflater *inf; /* decompressing on a thread, or NULL */
+	StreamHash *hash;
 } TarReader;
 
 /* The tar reader's read callback when an Inflater decompresses. */
@@ -1365,21 +1401,13 @@ static ssize_t tar_read_cb(struct archive *a, void *userdata, const void **ret)
 		archive_set_error(a, errno, "read error: %s", strerror(errno));
 		return -1;
 	}
+	stream_hash(t->hash, t->offset, t->block, (size_t)n);
 	t->offset += (uint64_t)n;
 	*ret = t->block;
 	return n;
 }
 
-static int64_t tar_skip_cb(struct archive *a, void *userdata, int64_t request)
-{
-	TarReader *t = userdata;
-
-	(void)a;
-	/* Only whole blocks; libarchive reads the rest. */
-	request -= request % UNPACK_READ_BLOCK;
-	t->offset += (uint64_t)request;
-	return request;
-}
+/* No skip callback: a skip would leave bytes unhashed (StreamHash). */
 
 static uint64_t tar_consumed(void *ctx)
 {
@@ -1461,9 +1489,9 @@ static int tar_data(Unpacker *u, const Entry *e, int fd, void *ctx)
 	return 0;
 }
 
-static int unpack_tar(Unpacker *u, int archive_fd, const char *name, bool compressed)
+static int unpack_tar(Unpacker *u, int archive_fd, const char *name, bool compressed, StreamHash *hash)
 {
-	TarReader t = { .fd = archive_fd };
+	TarReader t = { .fd = archive_fd, .hash = hash };
 	TarData d = { .t = &t, .name = name };
 	Inflater inf;
 	_cleanup_free_ char *last = NULL;
@@ -1471,7 +1499,7 @@ static int unpack_tar(Unpacker *u, int archive_fd, const char *name, bool compre
 	size_t cap_xattrs = 0;
 	int r;
 
-	if (compressed && inflater_start(&inf, archive_fd) == 0)
+	if (compressed && inflater_start(&inf, archive_fd, hash) == 0)
 		t.inf = &inf;
 	t.block = xmalloc(UNPACK_READ_BLOCK);
 	t.a = archive_read_new();
@@ -1486,7 +1514,6 @@ static int unpack_tar(Unpacker *u, int archive_fd, const char *name, bool compre
 	if (archive_read_set_callback_data(t.a, &t) < ARCHIVE_WARN ||
 	    archive_read_set_read_callback(t.a, t.inf ? tar_inflated_cb : tar_read_cb) <
 		    ARCHIVE_WARN ||
-	    (!t.inf && archive_read_set_skip_callback(t.a, tar_skip_cb) < ARCHIVE_WARN) ||
 	    archive_read_open1(t.a) < ARCHIVE_WARN) {
 		r = fail_archive(u, &t, name, NULL, false);
 		goto out;
@@ -2118,6 +2145,33 @@ out:
 
 /* ---- entry points ---- */
 
+/* Hash what the unpacker did not read (the tail after the end-of-archive
+ * blocks) and finish: *RET_HASHED says whether MD is the digest of every
+ * byte of the file in order, each read once. */
+static int stream_hash_finish(Unpacker *u, StreamHash *h, int fd, const char *name, unsigned char md[32],
+			      bool *ret_hashed)
+{
+	_cleanup_free_ char *buf = xmalloc(UNPACK_READ_BLOCK);
+	unsigned len = 0;
+
+	*ret_hashed = false;
+	while (!h->gap) {
+		ssize_t n = pread(fd, buf, UNPACK_READ_BLOCK, (off_t)h->upto);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(u, -errno, "%s: read: %m", name);
+		if (n == 0)
+			break;
+		stream_hash(h, h->upto, buf, (size_t)n);
+	}
+	if (h->gap || EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32)
+		return 0;
+	*ret_hashed = true;
+	return 0;
+}
+
 int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags flags,
 		      UnpackProgressFn progress, void *userdata, UnpackStats *ret_stats,
 		      char **ret_err)
@@ -2129,9 +2183,10 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 		.progress = progress,
 		.userdata = userdata,
 	};
-	bool sqfs_stripped = false;
-	unsigned char magic[6];
-	struct stat st;
+	bool sqfs_stripped = false, hashed = false;
+	unsigned char magic[6], md[32] = { 0 };
+	StreamHash hash = { 0 };
+	struct stat st, st2;
 	ssize_t n;
 	int r;
 
@@ -2166,10 +2221,28 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 	flusher_start(&u);
 	if (n >= 4 && memcmp(magic, "hsqs", 4) == 0)
 		r = unpack_sqfs(&u, archive_fd, name, (uint64_t)st.st_size, &sqfs_stripped);
-	else
-		r = unpack_tar(&u, archive_fd, name, compressed_magic(magic, (size_t)n));
+	else {
+		hash.ctx = EVP_MD_CTX_new();
+		if (!hash.ctx || EVP_DigestInit_ex(hash.ctx, EVP_sha256(), NULL) != 1)
+			die_oom();
+		r = unpack_tar(&u, archive_fd, name, compressed_magic(magic, (size_t)n), &hash);
+		if (r >= 0)
+			r = stream_hash_finish(&u, &hash, archive_fd, name, md, &hashed);
+	}
 	if (r < 0)
 		goto out;
+	/* One open descriptor throughout; any write to the file since we
+	 * began changes its size, mtime or ctime (docs/protocol.md). */
+	if (fstat(archive_fd, &st2) < 0) {
+		r = fail(&u, -errno, "%s: %m", name);
+		goto out;
+	}
+	if (st2.st_size != st.st_size || st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec || st2.st_ctim.tv_sec != st.st_ctim.tv_sec ||
+	    st2.st_ctim.tv_nsec != st.st_ctim.tv_nsec) {
+		r = fail(&u, -ESTALE, "%s: changed while it was being unpacked", name);
+		goto out;
+	}
 
 	if (u.strip == STRIP_ON && !u.below_top) {
 		/* Only the top directory itself: keep it. */
@@ -2192,12 +2265,16 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 			.entries = u.entries,
 			.bytes = u.bytes,
 			.stripped = u.strip == STRIP_ON || sqfs_stripped,
+			.hashed = hashed,
 		};
+	if (ret_stats && hashed)
+		memcpy(ret_stats->sha256, md, sizeof(md));
 	r = 0;
 out:
 	if (r < 0 && ret_err)
 		*ret_err = u.err ? TAKE_PTR(u.err) : xasprintf("%s: %s", name, strerror(-r));
 	flusher_stop(&u);
 	unpacker_done(&u);
+	EVP_MD_CTX_free(hash.ctx);
 	return r;
 }

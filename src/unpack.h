@@ -34,6 +34,8 @@ typedef struct UnpackStats {
 	uint64_t entries;
 	uint64_t bytes; /* file data written */
 	bool stripped;  /* a single top-level directory was stripped */
+	bool hashed;    /* SHA256 is of the very bytes unpacked (tar; not squashfs) */
+	unsigned char sha256[32];
 } UnpackStats;
 
 /*
@@ -47,6 +49,10 @@ typedef struct UnpackStats {
  * with *RET_ERR (caller frees) set to a one-line reason such as
  * "entry '../etc/passwd': path escapes the tree".
  * The tree is synced (syncfs) before returning 0.
+ * -ESTALE: the file's size, mtime or ctime changed while it was read.
+ * For tar, ret_stats->sha256 is the digest of the bytes as they were read
+ * and unpacked (every byte once, in order, then the tail): the caller
+ * compares it with the id before publishing anything.
  */
 int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags flags,
 		      UnpackProgressFn progress, void *userdata,

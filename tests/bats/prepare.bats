@@ -176,3 +176,50 @@ start_paused() {
 	[ "$(json_field action < "$WORK/waiter.json")" = unpacked ]
 	[ "$(json_field recovered < "$WORK/waiter.json")" = True ]
 }
+
+# Issue 12 item 1: a snapshot rewritten in place while it is prepared.
+# Two 3 MiB members; the preparer stops at hook POINT, the file is
+# rewritten (same inode) with a copy whose second member differs, the
+# preparer goes on.  Its entry must not be published under the old id,
+# and a pristine copy must then give the right tree.
+rewrite_at() {
+	local point=$1
+	mkdir -p "$WORK/a/profiles" "$WORK/b/profiles"
+	head -c 3145728 /dev/urandom > "$WORK/a/profiles/one"
+	head -c 3145728 /dev/urandom > "$WORK/a/profiles/two"
+	cp "$WORK/a/profiles/one" "$WORK/b/profiles/one"
+	head -c 3145728 /dev/urandom > "$WORK/b/profiles/two"
+	tar -C "$WORK/a" --mtime=@0 -cf "$WORK/old.tar" profiles/one profiles/two
+	tar -C "$WORK/b" --mtime=@0 -cf "$WORK/new.tar" profiles/one profiles/two
+	cp "$WORK/old.tar" "$WORK/pristine.tar"
+	cp "$WORK/old.tar" "$WORK/gentoo-rw.tar"
+	mkfifo "$WORK/notify" "$WORK/resume"
+	ZEOLITE_TEST_PAUSE_AT=$point ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+		ZEOLITE_TEST_RESUME="$WORK/resume" \
+		"${Z[@]}" prepare "$WORK/gentoo-rw.tar" > "$WORK/out" 2> "$WORK/err" &
+	bg=$!
+	echo $bg >> "$WORK/pids"
+	read -r _ < "$WORK/notify"
+	cp "$WORK/new.tar" "$WORK/gentoo-rw.tar"   # in place: same inode
+	echo go > "$WORK/resume"
+	rc=0; wait $bg || rc=$?
+	cat "$WORK/err"
+	[ "$rc" -eq 75 ]
+	grep -q "changed while it was" "$WORK/err"
+	run "${Z[@]}" --json prepare "$WORK/pristine.tar"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = unpacked ]
+	p=$(json_field path <<< "$output")
+	cmp "$p/two" "$WORK/a/profiles/two"
+	[ -z "$(ls -A "$STORE/cache/snapshots" | grep '^\.tmp\.' || true)" ]
+}
+
+@test "a snapshot rewritten in place half-way through its unpack is not published under its old id" {
+	rewrite_at unpack-half
+}
+
+@test "a snapshot rewritten between hashing and unpacking is not published under its old id" {
+	# The stat is stable during the unpack: only the digest of the bytes
+	# as unpacked can tell.
+	rewrite_at locked
+}
