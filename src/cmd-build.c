@@ -824,6 +824,13 @@ out:
  * one, read-only, in a private mount namespace of its own, and packs from
  * it; the mount dies with the child.
  */
+static void pack_note(const char *msg, void *userdata)
+{
+	const Build *b = userdata;
+
+	fprintf(stderr, "zeolite: builds/%s: %s\n", b->rel_type, msg);
+}
+
 static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
@@ -831,7 +838,7 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 	_cleanup_free_ char *opts = xasprintf("lowerdir=%s:%s", upper, seed_tree);
 	int p[2], status;
 	Buf err = { 0 };
-	pid_t pid;
+	pid_t parent = getpid(), pid;
 
 	pid = fork_with_pipe(p);
 	if (pid < 0)
@@ -840,11 +847,12 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 		_cleanup_free_ char *e = NULL;
 		_cleanup_close_ int root_fd = -EBADF, out_fd = -EBADF;
 		PackResult res = { 0 };
-		char *dot;
 		int q;
 
 		close(p[0]);
 		(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1); /* zeolite died before the prctl: publish nothing */
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 			e = xasprintf("pack: private mount namespace: %m");
 			goto child_fail;
@@ -868,16 +876,13 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 			e = xasprintf("pack: builds/%s: %s", b->rel_type, strerror(-q));
 			goto child_fail;
 		}
-		/* pack_tree names the files <name>.<ext>; rename_regexp may have
-		 * changed the tarball's name: give it the name without ".tar.*". */
-		_cleanup_free_ char *base = xstrdup(b->out_name);
-		dot = strstr(base, ".tar");
-		if (dot && strcmp(dot + 1, pack_extension(b->compression)) == 0)
-			*dot = '\0';
 		PackRequest pr = {
 			.root_fd = root_fd,
 			.out_dir_fd = out_fd,
-			.name = base,
+			.name = b->name,
+			.tarball = b->out_name,
+			.note = pack_note,
+			.note_userdata = (void *) b,
 			.compression = b->compression,
 			.threads = b->threads,
 			.level = -1,
@@ -887,6 +892,10 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 		q = pack_tree(&pr, &res, &e);
 		if (q < 0)
 			goto child_fail;
+		/* Published: exit 0 whatever follows; a failed directory fsync
+		 * is a warning. */
+		if (res.warning)
+			fprintf(stderr, "zeolite: warning: builds/%s: %s\n", b->rel_type, res.warning);
 		pack_result_done(&res);
 		_exit(0);
 	child_fail:
