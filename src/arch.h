@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * arch.h - the subarch table: what catalyst's arch/*.toml says about a
+ * arch.h - the subarch table: what catalyst's arch/NAME.toml says about a
  * subarch (COMMON_FLAGS, CHOST, CPU_FLAGS_*, USE) and whether the build
  * runs under another personality (catalyst's [setarch.<arch>] tables).
  *
  * zeolite carries its own table (arch-table.c, written from the facts in
- * catalyst 4.1's arch/*.toml).  <sharedir>/arch/NAME.toml files in
+ * catalyst 4.1's arch/NAME.toml).  <sharedir>/arch/NAME.toml files in
  * catalyst's format override it: a subarch found in any of them wins over
  * the built-in entry of that name (docs/arch.md).
  */
@@ -34,7 +34,7 @@ typedef struct Subarch {
 } Subarch;
 
 /*
- * Find subarch NAME.  First in SHAREDIR/arch/*.toml (SHAREDIR may be NULL
+ * Find subarch NAME.  First in SHAREDIR/arch/NAME.toml (SHAREDIR may be NULL
  * or lack arch/: then only the built-in table), then in the built-in table.
  * As catalyst, a file NAME.toml is searched in its tables whose name starts
  * with the file's name (x86.toml: [x86.*]; ppc.toml: [ppc.*], [ppc64.*]).
