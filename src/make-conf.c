@@ -254,7 +254,9 @@ static void add_words(char ***v, size_t *n, size_t *cap, char *const *words)
 
 static void add_split(char ***v, size_t *n, size_t *cap, const char *s)
 {
-	while (s && *s) {
+	if (!s)
+		return;
+	while (*s) {
 		while (*s == ' ' || *s == '\t' || *s == '\n')
 			s++;
 		const char *e = s;
