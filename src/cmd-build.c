@@ -19,6 +19,7 @@
 #include "fs.h"
 #include "main.h"
 #include "sandbox.h"
+#include "seed.h"
 
 #include <dirent.h>
 #include <getopt.h>
@@ -42,8 +43,6 @@
 
 static const char *const steps[] = { "setup", "build", "preclean", "clean" };
 
-static const char *const seed_exts[] = { ".tar.xz", ".tar.zst", ".tar.bz2", ".tar.gz", ".tar", ".tar.lz4" };
-
 typedef struct BuildOptions {
 	bool dry_run;
 	bool clear_autoresume;
@@ -66,6 +65,8 @@ typedef struct Build {
 	char *log;              /* absolute: tmp/<rel_type>/<name>.log */
 	char *seed_name;        /* file under builds/ */
 	char *seed_path;
+	char *seed_target;      /* the file seed_path's symlinks end at */
+	SeedFormat seed_format;
 	char *snapshot_name;    /* file under snapshots/ (or a path) */
 	char *snapshot_path;
 	bool snapshot_is_image;
@@ -86,6 +87,7 @@ static void build_done(Build *b)
 	free(b->log);
 	free(b->seed_name);
 	free(b->seed_path);
+	free(b->seed_target);
 	free(b->snapshot_name);
 	free(b->snapshot_path);
 	free(b->out_dir);
@@ -141,24 +143,33 @@ static bool safe_relpath(const char *p)
 static int find_seed(Build *b, char **ret_err)
 {
 	const char *sub = spec_get_string(b->spec, "source_subpath");
-	struct stat s;
+	_cleanup_free_ char *builds = xasprintf("%s/builds", b->st->path);
+	_cleanup_free_ char *e = NULL;
+	Seed seed;
+	int r;
 
-	if (!safe_relpath(sub)) {
-		*ret_err = xasprintf("%s:%u: source_subpath '%s' must be a relative path inside builds/",
-				     b->spec_path, spec_line(b->spec, "source_subpath"), sub);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(seed_exts); i++) {
-		_cleanup_free_ char *n = xasprintf("%s%s", sub, seed_exts[i]);
-		if (fstatat(b->st->builds_fd, n, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s.st_mode)) {
-			b->seed_name = TAKE_PTR(n);
-			b->seed_path = xasprintf("%s/builds/%s", b->st->path, b->seed_name);
-			return 0;
+	/* catalyst: with seedcache, tmp/<source_subpath>/ (a directory) first. */
+	if (has_option(b->cfg, "seedcache") && sub) {
+		struct stat s;
+		if (fstatat(b->st->tmp_fd, sub, &s, 0) == 0 && S_ISDIR(s.st_mode)) {
+			*ret_err = xasprintf("%s:%u: seed %s/tmp/%s is a directory (catalyst's seedcache): "
+					     "zeolite cannot build from a seed directory yet; remove it or drop "
+					     "the seedcache option",
+					     b->spec_path, spec_line(b->spec, "source_subpath"), b->st->path, sub);
+			return -EINVAL;
 		}
 	}
-	*ret_err = xasprintf("%s:%u: seed '%s' not found: no %s/builds/%s.tar.{xz,zst,bz2,gz}", b->spec_path,
-			     spec_line(b->spec, "source_subpath"), sub, b->st->path, sub);
-	return -ENOENT;
+	r = seed_resolve(b->st->builds_fd, builds, sub, &seed, &e);
+	if (r < 0) {
+		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "source_subpath"), e);
+		return r;
+	}
+	b->seed_name = TAKE_PTR(seed.name);
+	b->seed_path = TAKE_PTR(seed.path);
+	b->seed_target = TAKE_PTR(seed.target);
+	b->seed_format = seed.format;
+	seed_done(&seed);
+	return 0;
 }
 
 static int find_snapshot(Build *b, char **ret_err)
@@ -352,7 +363,10 @@ static void print_plan(const Build *b)
 	printf("build %s (%s)\n", b->name, b->spec_path);
 	printf("  target      %s, subarch %s, profile %s\n", b->target, b->subarch,
 	       spec_get_string(b->spec, "profile"));
-	printf("  seed        %s\n", b->seed_path);
+	if (strcmp(b->seed_path, b->seed_target) != 0)
+		printf("  seed        %s -> %s\n", b->seed_path, b->seed_target);
+	else
+		printf("  seed        %s\n", b->seed_path);
 	printf("  snapshot    %s (%s)\n", b->snapshot_path,
 	       b->snapshot_is_image ? "loop-mounted read-only" : "unpacked through the cache, bind-mounted read-only");
 	printf("  repository  /var/db/repos/%s\n", b->repo_name);

@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: GPL-2.0-or-later
+# zeolite build --dry-run: what a build would use, resolved before anything
+# is locked, unpacked or written.  Stores of empty files: --dry-run never
+# reads a seed or snapshot, only finds them.
+load lib
+
+setup() {
+	WORK=$(mktemp -d /var/tmp/zeolite-bats.XXXXXX)
+	STORE="$WORK/store"
+	printf '' > "$WORK/empty.conf"
+	Z=("$ZEOLITE" -c "$WORK/empty.conf" --storedir "$STORE")
+	export ZEOLITE_TARGETS_DIR="$SRCDIR/targets"
+	mkdir -p "$STORE/builds/rel" "$STORE/snapshots"
+	: > "$STORE/snapshots/gentoo-abc.sqfs"
+}
+
+# spec NAME SOURCE_SUBPATH [EXTRA LINES]: a stage3 spec in $WORK/NAME.spec
+spec() {
+	{
+		printf 'subarch: amd64\ntarget: stage3\nversion_stamp: %s\nrel_type: rel\n' "$1"
+		printf 'profile: default/linux/amd64/23.0\nsnapshot_treeish: abc\nsource_subpath: %s\n' "$2"
+		[ -z "${3:-}" ] || printf '%s\n' "$3"
+	} > "$WORK/$1.spec"
+}
+
+@test "seed: the exact file first, no extension added twice" {
+	: > "$STORE/builds/rel/stage3-latest.tar.xz"
+	: > "$STORE/builds/rel/stage3-latest.tar.xz.tar.xz.DIGESTS"
+	spec a rel/stage3-latest.tar.xz
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"seed        $STORE/builds/rel/stage3-latest.tar.xz"$'\n'* ]]
+}
+
+@test "seed: NAME.* without CONTENTS, CONTENTS.gz, DIGESTS, sha256" {
+	for e in .tar.xz .tar.xz.CONTENTS .tar.xz.CONTENTS.gz .tar.xz.DIGESTS .tar.xz.sha256; do
+		: > "$STORE/builds/rel/s1$e"
+	done
+	spec a rel/s1
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"seed        $STORE/builds/rel/s1.tar.xz"$'\n'* ]]
+}
+
+@test "seed: two matches are ambiguous, exit 65 naming both" {
+	: > "$STORE/builds/rel/s2.tar.xz"
+	: > "$STORE/builds/rel/s2.tar.bz2"
+	spec a rel/s2
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"a.spec:7: seed 'rel/s2' is ambiguous"* ]]
+	[[ "$stderr" == *"rel/s2.tar.bz2"* && "$stderr" == *"rel/s2.tar.xz"* ]]
+}
+
+@test "seed: catalyst-auto's -latest symlink is followed; a dangling one is refused" {
+	: > "$STORE/builds/rel/stage1-amd64-20260101T000000Z.tar.xz"
+	ln -s stage1-amd64-20260101T000000Z.tar.xz "$STORE/builds/rel/stage1-amd64-latest.tar.xz"
+	spec a rel/stage1-amd64-latest
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"seed        $STORE/builds/rel/stage1-amd64-latest.tar.xz -> $STORE/builds/rel/stage1-amd64-20260101T000000Z.tar.xz"* ]]
+	ln -s nowhere.tar.xz "$STORE/builds/rel/dead.tar.xz"
+	spec b rel/dead
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/b.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"is not a regular file"* ]]
+}
+
+@test "seed: every extension catalyst reads is found" {
+	for e in .tar.xz .tar.zst .tar.zstd .tar.pzstd .tar.bz2 .tbz2 .tar.gz .tgz .tar .tar.lz .tar.lzma .tar.lz4 .squashfs .sfs .sqfs; do
+		: > "$STORE/builds/rel/x$e"
+		spec "v${e//./_}" rel/x
+		run --separate-stderr "${Z[@]}" build --dry-run "$WORK/v${e//./_}.spec"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"seed        $STORE/builds/rel/x$e"$'\n'* ]]
+		rm "$STORE/builds/rel/x$e"
+	done
+}
+
+@test "seed: a seedcache directory is refused, saying why" {
+	printf 'options = ["seedcache"]\n' > "$WORK/sc.conf"
+	mkdir -p "$STORE/tmp/rel/s3" && : > "$STORE/builds/rel/s3.tar.xz"
+	spec a rel/s3
+	run --separate-stderr "$ZEOLITE" -c "$WORK/sc.conf" --storedir "$STORE" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"seedcache"*"cannot build from a seed directory yet"* ]]
+}
