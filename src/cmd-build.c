@@ -298,6 +298,33 @@ static int check_root_overlay(const Build *b, char **ret_err)
 	return 0;
 }
 
+/* Every host path the spec names, checked before anything is locked. */
+static int check_paths(const Build *b, char **ret_err)
+{
+	const char *confdir = spec_get_string(b->spec, "portage_confdir");
+	const char *fsscript = spec_get_string(b->spec, "stage4/fsscript");
+	const SpecEntry *interp = spec_get(b->spec, "interpreter");
+	struct stat s;
+
+	if (confdir && (stat(confdir, &s) < 0 || !S_ISDIR(s.st_mode))) {
+		*ret_err = xasprintf("%s:%u: portage_confdir '%s' is not a directory", b->spec_path,
+				     spec_line(b->spec, "portage_confdir"), confdir);
+		return -EINVAL;
+	}
+	if (fsscript && (stat(fsscript, &s) < 0 || !S_ISREG(s.st_mode))) {
+		*ret_err = xasprintf("%s:%u: stage4/fsscript '%s' is not a file", b->spec_path,
+				     spec_line(b->spec, "stage4/fsscript"), fsscript);
+		return -EINVAL;
+	}
+	for (char **w = interp ? interp->words : NULL; w && *w; w++)
+		if ((*w)[0] != '/' || stat(*w, &s) < 0 || !S_ISREG(s.st_mode)) {
+			*ret_err = xasprintf("%s:%u: interpreter '%s' is not an absolute path to a file", b->spec_path,
+					     interp->line, *w);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 static int resolve(Build *b, char **ret_err)
 {
 	const char *mode, *rx;
@@ -343,6 +370,9 @@ static int resolve(Build *b, char **ret_err)
 	if (r < 0)
 		return r;
 	r = check_root_overlay(b, ret_err);
+	if (r < 0)
+		return r;
+	r = check_paths(b, ret_err);
 	if (r < 0)
 		return r;
 	b->targets_dir = find_targets_dir();
@@ -442,6 +472,34 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 
 /* ---- the work directory ----------------------------------------------- */
 
+/* mkdir -p REL below DIR_FD inside a build tree (the overlay's upper layer):
+ * unlike mkdir_p_at, no store owner/mode rule applies, since what is there
+ * came from the spec (a portage_confdir with group-writable directories is
+ * fine), but no symlink is followed. */
+static int mkdir_p_tree(int dir_fd, const char *rel, int *ret_fd)
+{
+	_cleanup_free_ char *p = xstrdup(rel);
+	_cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		return -errno;
+	for (char *s = p, *e; *s; s = e) {
+		int n;
+		e = s + strcspn(s, "/");
+		if (*e)
+			*e++ = '\0';
+		if (mkdirat(fd, s, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n < 0)
+			return -errno;
+		close(fd);
+		fd = n;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int write_file_at(int dir_fd, const char *name, const char *text, mode_t mode)
 {
 	_cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -505,7 +563,7 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 			return -EIO;
 		}
 	}
-	r = mkdir_p_at(up, "etc/portage/repos.conf", &reposconf);
+	r = mkdir_p_tree(up, "etc/portage/repos.conf", &reposconf);
 	if (r < 0)
 		return r;
 	etc_portage = openat(up, "etc/portage", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -983,36 +1041,41 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 	return r;
 }
 
-static int build_one(const Config *cfg, const Store *st, const char *spec_path, const BuildOptions *o)
+/* 1. Everything about one spec is checked before anything happens: the
+ * spec, and every input it names (resolve()).  Returns EXIT_OK, or
+ * EXIT_DATAERR with the problems printed. */
+static int prepare_one(const Config *cfg, const Store *st, const char *spec_path, Spec *spec, Build *b)
 {
-	_cleanup_(spec_done) Spec spec = { 0 };
-	_cleanup_(build_done) Build b = { 0 };
-	_cleanup_free_ char *err = NULL, *workrel = NULL;
-	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
-	CacheLease seed = CACHE_LEASE_INIT, snap = CACHE_LEASE_INIT;
+	_cleanup_free_ char *err = NULL;
 	Diags d = { 0 };
-	int64_t t0 = now_ms();
-	int r, ret = EXIT_OK;
+	int r;
 
-	/* 1. Everything is checked before anything happens. */
-	r = spec_load(spec_path, &spec, &d);
+	r = spec_load(spec_path, spec, &d);
 	if (r >= 0)
-		r = spec_validate(&spec, &d);
+		r = spec_validate(spec, &d);
 	if (print_diags(&d) != EXIT_OK || r < 0) {
 		diags_done(&d);
 		return EXIT_DATAERR;
 	}
 	diags_done(&d);
-	b = (Build) { .cfg = cfg, .spec = &spec, .st = st, .spec_path = spec_path };
-	r = resolve(&b, &err);
+	*b = (Build) { .cfg = cfg, .spec = spec, .st = st, .spec_path = spec_path };
+	r = resolve(b, &err);
 	if (r < 0) {
 		log_error("build: %s", err);
 		return EXIT_DATAERR;
 	}
-	if (o->dry_run) {
-		print_plan(&b);
-		return EXIT_OK;
-	}
+	return EXIT_OK;
+}
+
+/* 2-7 for one prepared build. */
+static int build_one(const Store *st, Build *bp, const BuildOptions *o)
+{
+	Build b = *bp; /* a shallow copy: BP keeps ownership */
+	_cleanup_free_ char *err = NULL, *workrel = NULL;
+	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
+	CacheLease seed = CACHE_LEASE_INIT, snap = CACHE_LEASE_INIT;
+	int64_t t0 = now_ms();
+	int r, ret = EXIT_OK;
 
 	/* 2. The build's own lock, before any expensive work. */
 	r = take_build_lock(&b, &lock_fd, &err);
@@ -1095,6 +1158,49 @@ fail:
 	return ret;
 }
 
+/*
+ * Every spec named is loaded, validated and resolved (its seed, snapshot and
+ * every path) before the first lock, unpack or write: one bad spec of many
+ * is exit 65 with nothing done (issue 10 item 5).  Then the builds run in
+ * order; the first failure's exit status is returned, the others still run.
+ */
+static int build_all(const Config *cfg, const Store *st, int n, char **paths, const BuildOptions *o)
+{
+	Spec *specs = calloc((size_t) n, sizeof(Spec));
+	Build *builds = calloc((size_t) n, sizeof(Build));
+	int ret = EXIT_OK, bad = 0;
+
+	if (!specs || !builds)
+		die_oom();
+	for (int i = 0; i < n; i++)
+		if (prepare_one(cfg, st, paths[i], &specs[i], &builds[i]) != EXIT_OK)
+			bad++;
+	if (bad) {
+		if (n > 1)
+			log_error("build: %d of %d specs are not valid; nothing was built", bad, n);
+		ret = EXIT_DATAERR;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		int r;
+		if (o->dry_run) {
+			print_plan(&builds[i]);
+			continue;
+		}
+		r = build_one(st, &builds[i], o);
+		if (r != EXIT_OK && ret == EXIT_OK)
+			ret = r;
+	}
+out:
+	for (int i = 0; i < n; i++) {
+		build_done(&builds[i]);
+		spec_done(&specs[i]);
+	}
+	free(builds);
+	free(specs);
+	return ret;
+}
+
 int cmd_build(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -1108,7 +1214,7 @@ int cmd_build(int argc, char **argv)
 	_cleanup_(config_done) Config cfg = { 0 };
 	_cleanup_(store_close) Store st = STORE_INIT;
 	BuildOptions o = { 0 };
-	int c, r, ret = EXIT_OK;
+	int c, r;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hnapP", options, NULL)) != -1) {
@@ -1142,10 +1248,5 @@ int cmd_build(int argc, char **argv)
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
-	for (int i = optind; i < argc; i++) {
-		r = build_one(&cfg, &st, argv[i], &o);
-		if (r != EXIT_OK && ret == EXIT_OK)
-			ret = r;
-	}
-	return ret;
+	return build_all(&cfg, &st, argc - optind, argv + optind, &o);
 }

@@ -86,3 +86,47 @@ spec() {
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"seedcache"*"cannot build from a seed directory yet"* ]]
 }
+
+@test "build A B C with C invalid: exit 65 before anything is locked, unpacked or written" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	spec b rel/s
+	spec c rel/s "portage_confdir: $WORK/no-such-confdir"
+	"${Z[@]}" build --dry-run "$WORK/a.spec" > /dev/null # opening makes the store's layout
+	find "$STORE" -printf '%p %s %T@\n' | sort > "$WORK/before"
+	run --separate-stderr "${Z[@]}" build "$WORK/a.spec" "$WORK/b.spec" "$WORK/c.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"c.spec:8: portage_confdir '$WORK/no-such-confdir' is not a directory"* ]]
+	[[ "$stderr" == *"1 of 3 specs are not valid; nothing was built"* ]]
+	[[ "$stderr" != *"step"* ]]
+	find "$STORE" -printf '%p %s %T@\n' | sort > "$WORK/after"
+	diff "$WORK/before" "$WORK/after"
+}
+
+@test "every referenced path is checked up front: fsscript, interpreter, root_overlay" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s "interpreter: /no/such/qemu"
+	"${Z[@]}" check "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"a.spec:8: interpreter '/no/such/qemu' is not an absolute path to a file"* ]]
+	[ -z "$(ls -A "$STORE/tmp")" ]
+	spec b rel/s "stage4/fsscript: /no/such/script
+stage4/packages: app-misc/hello"
+	sed -i 's/^target: stage3/target: stage4/' "$WORK/b.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/b.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"b.spec:8: stage4/fsscript '/no/such/script' is not a file"* ]]
+	[ -z "$(ls -A "$STORE/tmp")" ]
+}
+
+@test "an unsubstituted placeholder has its own message, in check and build" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s 'portage_confdir: @REPO_DIR@/releases/portage/stages'
+	run --separate-stderr "${Z[@]}" check "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"a.spec:8: 'portage_confdir' has the placeholder @REPO_DIR@ left unsubstituted"* ]]
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"placeholder @REPO_DIR@"* ]]
+}
