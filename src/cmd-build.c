@@ -754,6 +754,7 @@ int cmd_build(int argc, char **argv)
 		{ "clear-autoresume", no_argument, NULL, 'a' },
 		{ "purge", no_argument, NULL, 'p' },
 		{ "purgeonly", no_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
@@ -768,6 +769,7 @@ int cmd_build(int argc, char **argv)
 			printf("Usage: zeolite build [--dry-run] [-a] [-p|-P] SPEC...\n\n"
 			       "Build the stage each SPEC describes (catalyst -f SPEC).\n\n"
 			       "  -n, --dry-run            resolve every input and print the plan\n"
+			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md)\n"
 			       "  -a, --clear-autoresume   start over even with options = [\"autoresume\"]\n"
 			       "  -p, --purge              remove the work directory first\n"
 			       "  -P, --purgeonly          only remove the work directory\n");
@@ -783,6 +785,9 @@ int cmd_build(int argc, char **argv)
 			break;
 		case 'P':
 			o.purge_only = true;
+			break;
+		case 'j':
+			arg_json = true;
 			break;
 		default:
 			return usage_error("build: bad option");

@@ -130,3 +130,47 @@ stage4/packages: app-misc/hello"
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"placeholder @REPO_DIR@"* ]]
 }
+
+@test "--dry-run --json: one object per spec with the plan's keys" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	spec b rel/s
+	sed -i 's/^target: stage3/target: stage1/' "$WORK/b.spec"
+	printf 'options = ["bindist", "pkgcache"]\n' > "$WORK/o.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec" "$WORK/b.spec"
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	printf '%s\n' "${lines[0]}" > "$WORK/a.json"
+	printf '%s\n' "${lines[1]}" > "$WORK/b.json"
+	python3 - "$WORK/a.json" "$WORK/b.json" "$STORE" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1])); b = json.load(open(sys.argv[2])); store = sys.argv[3]
+for k in ("spec", "seed", "snapshot", "outputs", "steps", "mounts", "make_conf_build",
+          "make_conf_shipped", "environment"):
+    assert k in a, k
+e = a["environment"]
+assert a["steps"] == ["setup", "build", "preclean", "clean"]
+assert e["clst_BINDIST"] == "true" and e["clst_PKGCACHE"] == "true", e
+assert e["clst_root_path"] == "", e["clst_root_path"]
+assert b["environment"]["clst_root_path"] == "/tmp/stage1root"
+assert e["clst_target_profile"] == "default/linux/amd64/23.0"
+assert e["clst_make_conf"] == "/etc/portage/make.conf"
+assert e["clst_repos_conf"] == "/etc/portage/repos.conf"
+assert e["clst_target_subpath"] == "rel/stage3-amd64-a"
+assert e["clst_hostarch"] == "amd64"
+assert a["pkgcache_path"] == store + "/packages/rel/stage3-amd64", a["pkgcache_path"]
+assert b["pkgcache_path"] == store + "/packages/rel/stage1-amd64", b["pkgcache_path"]
+assert a["seed"]["path"] == store + "/builds/rel/s.tar.xz"
+assert "COMMON_FLAGS" in a["make_conf_build"]
+assert any(m["target"] == "/var/cache/binpkgs" for m in a["mounts"])
+PY
+}
+
+@test "an unknown subarch: exit 65 naming the spec line" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	sed -i 's/^subarch: amd64/subarch: amd65/' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"a.spec:1: unknown subarch 'amd65'"* ]]
+}
