@@ -614,13 +614,27 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		if (o->purge_only)
 			return EXIT_OK;
 	}
+	/* A fresh build starts from a clean work directory, as catalyst clears
+	 * its chroot: only autoresume (without -a) may pick up what an earlier
+	 * run left (its overlay upper layer and step marks). */
+	if (o->clear_autoresume || !b.autoresume) {
+		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (rel_fd >= 0 && faccessat(rel_fd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			r = rm_rf_at(rel_fd, b.name);
+			if (r < 0) {
+				log_error("build %s: cannot clear the work directory '%s': %s", b.name, b.work,
+					  strerror(-r));
+				return EXIT_FAIL;
+			}
+			log_info("build %s: work directory cleared (%s)", b.name,
+				 b.autoresume ? "-a" : "no autoresume");
+		}
+	}
 	r = mkdir_p_at(st->tmp_fd, workrel, &work_fd);
 	if (r < 0) {
 		log_error("build %s: work directory '%s': %s", b.name, b.work, strerror(-r));
 		return EXIT_FAIL;
 	}
-	if (o->clear_autoresume || !b.autoresume)
-		clear_marks(work_fd);
 	test_point("build-locked");
 
 	/* 3-4. The snapshot and the seed, shared through the cache. */

@@ -254,3 +254,33 @@ mounts_unchanged() {
 	run --separate-stderr "${Z[@]}" build "$SRCDIR/tests/data/specs/bad-livecd.spec"
 	[ "$status" -eq 65 ]
 }
+
+@test "a failed build, then a plain rebuild: nothing of the failed run is in the output; -a clears too" {
+	sed -e 's/^options = .*/options = []/' "$FIX/zeolite.conf" > "$WORK/plain.conf"
+	printf '#!/bin/sh\necho failed-run > /root/failed-run-marker\nexit 3\n' > "$WORK/failing-fs.sh"
+	sed -e 's/^version_stamp: .*/version_stamp: rerun/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/failing-fs.sh|" \
+		"$FIX/stage4.spec" > "$WORK/rerun.spec"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/plain.conf" build "$WORK/rerun.spec"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"step 'build' failed"* ]]
+	# The failed run's upper layer is there (it is what would have leaked).
+	[ -f "$FIX/store/tmp/23.0-default/stage4-amd64-rerun/upper/root/failed-run-marker" ]
+	printf '#!/bin/sh\nexit 0\n' > "$WORK/failing-fs.sh"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/plain.conf" build "$WORK/rerun.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"work directory cleared (no autoresume)"* ]]
+	tar -tJf "$OUT/stage4-amd64-rerun.tar.xz" > "$WORK/list"
+	grep -q 'root/fsscript-saw-motd\|etc/motd' "$WORK/list"
+	! grep -q failed-run-marker "$WORK/list"
+
+	# With autoresume, -a clears as well.
+	printf '#!/bin/sh\necho failed-run > /root/failed-run-marker\nexit 3\n' > "$WORK/failing-fs.sh"
+	run --separate-stderr "${Z[@]}" build "$WORK/rerun.spec"
+	[ "$status" -eq 1 ]
+	printf '#!/bin/sh\nexit 0\n' > "$WORK/failing-fs.sh"
+	run --separate-stderr "${Z[@]}" build -a "$WORK/rerun.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"work directory cleared (-a)"* ]]
+	! tar -tJf "$OUT/stage4-amd64-rerun.tar.xz" | grep -q failed-run-marker
+	rm -f "$OUT"/stage4-amd64-rerun.*
+}
