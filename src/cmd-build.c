@@ -33,6 +33,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -161,6 +162,104 @@ static int run_cmd(char *const argv[])
 
 /* Files zeolite puts into the build root: they go into the overlay's
  * upper layer before the sandbox starts. */
+/* cp ARGS... with a message naming WHAT on failure. */
+static int copy_in(const char *what, const char *src, const char *dst, bool archive, char **ret_err)
+{
+	_cleanup_free_ char *dir = xstrdup(dst);
+	*strrchr(dir, '/') = '\0';
+	char *mk_argv[] = { "mkdir", "-p", dir, NULL };
+	char *cp_argv[] = { "cp", archive ? "-a" : "-L", (char *) src, (char *) dst, NULL };
+
+	if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
+		*ret_err = xasprintf("copying %s '%s' into the chroot failed", what, src);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Whether the seed's tree has PATH (not following a last symlink). */
+static bool seed_has(const char *seed_tree, const char *path)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", seed_tree, path);
+	struct stat s;
+	return lstat(p, &s) == 0;
+}
+
+/* The repos.conf entry catalyst writes (process_repos): none for the main
+ * repository at its default location /var/db/repos/gentoo, else
+ * <name>.conf with main-repo and location.  NULL when none. */
+static char *repos_conf_text(const Build *b)
+{
+	if (strcmp(b->repo_name, "gentoo") == 0)
+		return NULL;
+	return xasprintf("[DEFAULT]\nmain-repo = %s\n\n[%s]\nlocation = /var/db/repos/%s\n\n", b->repo_name,
+			 b->repo_name, b->repo_name);
+}
+
+/*
+ * What catalyst's chroot_setup does on the host side besides make.conf:
+ * the host's /etc/resolv.conf in; the seed's /etc/hosts (when it has one)
+ * kept as /etc/hosts.catalyst and the host's put in its place; the
+ * config's envscript as /tmp/envscript.  restore_upper() undoes the first
+ * two before packing.
+ */
+static int host_files_in(const Build *b, const char *upper, const char *seed_tree, char **ret_err)
+{
+	int r = 0;
+
+	if (access("/etc/resolv.conf", R_OK) == 0) {
+		_cleanup_free_ char *dst = xasprintf("%s/etc/resolv.conf", upper);
+		r = copy_in("/etc/resolv.conf", "/etc/resolv.conf", dst, false, ret_err);
+		if (r < 0)
+			return r;
+	}
+	if (seed_has(seed_tree, "etc/hosts") && access("/etc/hosts", R_OK) == 0) {
+		_cleanup_free_ char *src = xasprintf("%s/etc/hosts", seed_tree);
+		_cleanup_free_ char *keep = xasprintf("%s/etc/hosts.catalyst", upper);
+		_cleanup_free_ char *dst = xasprintf("%s/etc/hosts", upper);
+		r = copy_in("the seed's /etc/hosts", src, keep, true, ret_err);
+		if (r >= 0)
+			r = copy_in("/etc/hosts", "/etc/hosts", dst, false, ret_err);
+		if (r < 0)
+			return r;
+	}
+	if (b->cfg->envscript) {
+		_cleanup_free_ char *dst = xasprintf("%s/tmp/envscript", upper);
+		r = copy_in("envscript", b->cfg->envscript, dst, false, ret_err);
+	}
+	return r;
+}
+
+/* Before packing: the seed's /etc/hosts back, /etc/resolv.conf gone (a
+ * whiteout hides the seed's, as catalyst's cleanables remove it), zeolite's
+ * repos.conf entry and /tmp/envscript gone. */
+static int restore_upper(const Build *b, const char *upper, const char *seed_tree, char **ret_err)
+{
+	_cleanup_free_ char *hosts = xasprintf("%s/etc/hosts", upper);
+	_cleanup_free_ char *keep = xasprintf("%s/etc/hosts.catalyst", upper);
+	_cleanup_free_ char *resolv = xasprintf("%s/etc/resolv.conf", upper);
+	_cleanup_free_ char *env = xasprintf("%s/tmp/envscript", upper);
+	_cleanup_free_ char *repos = xasprintf("%s/etc/portage/repos.conf/%s.conf", upper, b->repo_name);
+	_cleanup_free_ char *rc = repos_conf_text(b);
+	struct stat s;
+
+	if (lstat(keep, &s) == 0 && rename(keep, hosts) < 0)
+		goto fail;
+	if (unlink(resolv) < 0 && errno != ENOENT)
+		goto fail;
+	if (seed_has(seed_tree, "etc/resolv.conf") && lstat(resolv, &s) < 0 &&
+	    mknod(resolv, S_IFCHR | 0000, makedev(0, 0)) < 0)
+		goto fail;
+	if (unlink(env) < 0 && errno != ENOENT)
+		goto fail;
+	if (rc && unlink(repos) < 0 && errno != ENOENT)
+		goto fail;
+	return 0;
+fail:
+	*ret_err = xasprintf("restoring the chroot's /etc before packing: %m");
+	return -errno;
+}
+
 static int populate_upper(const Build *b, const char *upper, char **ret_err)
 {
 	_cleanup_close_ int up = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -192,12 +291,13 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 	r = write_file_at(etc_portage, "make.conf", b->make_conf_build, 0644);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *repos = xasprintf("# Written by zeolite.\n[DEFAULT]\nmain-repo = %s\n\n[%s]\n"
-					       "location = /var/db/repos/%s\nsync-type =\nauto-sync = no\n",
-					       b->repo_name, b->repo_name, b->repo_name);
-	r = write_file_at(reposconf, "zeolite.conf", repos, 0644);
-	if (r < 0)
-		return r;
+	_cleanup_free_ char *repos = repos_conf_text(b);
+	if (repos) {
+		_cleanup_free_ char *n = xasprintf("%s.conf", b->repo_name);
+		r = write_file_at(reposconf, n, repos, 0644);
+		if (r < 0)
+			return r;
+	}
 
 	/* qemu-user binaries for foreign architectures, at the same path. */
 	for (char **w = b->interpreters; *w; w++) {
@@ -350,6 +450,8 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 
 	if (!step_done(work_fd, "populated")) {
 		r = populate_upper(b, upper, ret_err);
+		if (r >= 0)
+			r = host_files_in(b, upper, seed_tree, ret_err);
 		if (r < 0)
 			goto out;
 		if (b->autoresume)
@@ -409,6 +511,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 				goto out;
 		}
 	}
+	r = restore_upper(b, upper, seed_tree, ret_err);
 out:
 	return r;
 }

@@ -243,6 +243,10 @@ static int check_paths(const Plan *b, char **ret_err)
 				     spec_line(b->spec, "stage4/fsscript"), fsscript);
 		return -EINVAL;
 	}
+	if (b->cfg->envscript && (stat(b->cfg->envscript, &s) < 0 || !S_ISREG(s.st_mode))) {
+		*ret_err = xasprintf("envscript '%s' (config) is not a file", b->cfg->envscript);
+		return -EINVAL;
+	}
 	for (char **w = interp ? interp->words : NULL; w && *w; w++)
 		if ((*w)[0] != '/' || stat(*w, &s) < 0 || !S_ISREG(s.st_mode)) {
 			*ret_err = xasprintf("%s:%u: interpreter '%s' is not an absolute path to a file", b->spec_path,
