@@ -4,7 +4,8 @@
  * squashfs, on a busybox seed made by tests/seed/make-busybox-seed.sh.
  * They need root; without mount namespaces every test is skipped.
  *
- * After every run each test checks that the host's /proc/self/mountinfo
+ * After every run each test checks that its own /proc/self/mountinfo (in a
+ * private mount namespace of the test process)
  * is byte for byte what it was before and that no loop device is left
  * attached to the test image.  Teardown refuses to rm -rf anything while
  * the host's mount table mentions the test directory.
@@ -20,6 +21,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -917,5 +919,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_planted_symlink_dev, setup, teardown),
 	};
 
+	/* The mount table compared before and after each test is this
+	 * process's own: a private mount namespace, so that other processes
+	 * mounting on the host meanwhile (parallel tests) do not change it,
+	 * while anything the sandbox leaked into its caller's namespace still
+	 * shows. */
+	if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		perror("mount --make-rprivate /");
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
