@@ -212,13 +212,8 @@ int make_conf_parse(const char *text, char ***ret, char **ret_err)
 			break;
 		}
 		vars_set(&vs, name, buf_steal(&b));
-		while (*r.p == ' ' || *r.p == '\t')
-			r.p++;
-		if (*r.p == '#')
-			while (*r.p && *r.p != '\n')
-				r.p++;
-		if (*r.p && *r.p != '\n' && *r.p != ';')
-			k = fail(&r, "only one NAME=value assignment per command is supported");
+		/* What follows on the line: more assignments (as bash takes
+		 * them), a comment, or something the loop refuses. */
 	}
 	if (k < 0) {
 		strv_free(vs.v);
@@ -259,7 +254,9 @@ static void add_words(char ***v, size_t *n, size_t *cap, char *const *words)
 
 static void add_split(char ***v, size_t *n, size_t *cap, const char *s)
 {
-	while (s && *s) {
+	if (!s)
+		return;
+	while (*s) {
 		while (*s == ' ' || *s == '\t' || *s == '\n')
 			s++;
 		const char *e = s;

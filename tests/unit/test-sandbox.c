@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "sandbox.h"
@@ -379,6 +380,31 @@ static void test_basic(void **state)
 	assert_int_equal(WEXITSTATUS(status), 7);
 	set_script(t, "kill -9 $$");   /* PID 1 may not kill itself with a signal */
 	assert_int_equal(sandbox_run(&t->c, &status, &err), 0);
+	assert_host_clean(t);
+}
+
+/* 1b: personality "linux32" is setarch linux32: a 64-bit x86 host says i686. */
+static void test_personality(void **state)
+{
+	T *t = *state;
+	SKIP_IF_NEEDED();
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+
+	_cleanup_free_ char *plain = run_ok(t, "uname -m");
+	_cleanup_free_ char *want = xasprintf("%s\n", u.machine);
+	assert_string_equal(plain, want);
+	t->c.personality = "linux32";
+	_cleanup_free_ char *log = run_ok(t, "uname -m");
+	if (strcmp(u.machine, "x86_64") == 0)
+		assert_string_equal(log, "i686\n");
+	t->c.personality = "bogus";
+	char *err = NULL;
+	int status;
+	assert_int_equal(sandbox_run(&t->c, &status, &err), -EINVAL);
+	assert_non_null(strstr(err, "personality"));
+	free(err);
+	t->c.personality = NULL;
 	assert_host_clean(t);
 }
 
@@ -878,6 +904,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_personality, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_ro_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_ro_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes_go_to_upper, setup, teardown),
