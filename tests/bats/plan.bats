@@ -174,3 +174,16 @@ PY
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"a.spec:1: unknown subarch 'amd65'"* ]]
 }
+
+@test "a 32-bit subarch on a 64-bit host runs under catalyst's setarch personality" {
+	[ "$(uname -m)" = x86_64 ] || skip "needs an x86_64 host"
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	sed -i 's/^subarch: amd64/subarch: i686/' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	python3 -c 'import json,sys; p=json.loads(sys.argv[1]); assert p["personality"] == "linux32", p["personality"]; assert "-march=i686" in p["make_conf_build"], p["make_conf_build"]' "$output"
+	spec b rel/s
+	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/b.spec"
+	python3 -c 'import json,sys; p=json.loads(sys.argv[1]); assert p["personality"] is None' "$output"
+}
