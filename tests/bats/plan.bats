@@ -187,3 +187,15 @@ PY
 	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/b.spec"
 	python3 -c 'import json,sys; p=json.loads(sys.argv[1]); assert p["personality"] is None' "$output"
 }
+
+@test "profile repo:path naming another repository is refused up front" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	sed -i 's|^profile: .*|profile: myoverlay:default/linux/amd64|' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"a.spec:5: profile 'myoverlay:default/linux/amd64' is in repository 'myoverlay'"* ]]
+	sed -i 's|^profile: .*|profile: gentoo:default/linux/amd64/23.0|' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+}
