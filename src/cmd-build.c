@@ -489,6 +489,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			.argv = argv,
 			.envp = env,
 			.log_fd = log_fd,
+			.personality = b->arch.personality, /* catalyst's setarch */
 		};
 		r = sandbox_run(&sc, &status, ret_err);
 		close(log_fd);

@@ -584,6 +584,20 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 		*ret_err = xasprintf("%s:%u: %s", spec_path, spec_line(spec, "subarch"), e ? e : strerror(-r));
 		return r == -ENOENT ? -EINVAL : r;
 	}
+	/* catalyst's config_profile_link: "repo:path" names another repository's
+	 * profile; zeolite mounts only the snapshot's (spec key repos has no
+	 * effect yet), so another repository's profile cannot resolve. */
+	if (b->profile && strchr(b->profile, ':')) {
+		size_t n = (size_t) (strchr(b->profile, ':') - b->profile);
+		if (strlen(b->repo_name) != n || strncmp(b->profile, b->repo_name, n) != 0) {
+			*ret_err = xasprintf("%s:%u: profile '%s' is in repository '%.*s', but only the snapshot's "
+					     "repository '%s' is available to a build (zeolite does not mount "
+					     "spec 'repos' yet)",
+					     spec_path, spec_line(spec, "profile"), b->profile, (int) n, b->profile,
+					     b->repo_name);
+			return -EINVAL;
+		}
+	}
 	if (spec_get_string(spec, "portage_confdir"))
 		b->confdir = xstrdup(spec_get_string(spec, "portage_confdir"));
 	fs = spec_get_string(spec, "stage4/fsscript");

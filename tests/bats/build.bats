@@ -305,3 +305,16 @@ mounts_unchanged() {
 	cmp "$WORK/envscript" "$WORK/x/root/saw-envscript"
 	if [ -f /etc/resolv.conf ]; then cmp /etc/resolv.conf "$WORK/x/root/saw-resolv"; fi
 }
+
+@test "a portage_confdir with group-writable directories (a umask 002 checkout) builds" {
+	mkdir -p "$WORK/confdir/package.use/releng" "$WORK/confdir/package.accept_keywords"
+	echo 'app-misc/foo bar' > "$WORK/confdir/package.use/releng/foo"
+	chmod -R g+w "$WORK/confdir"
+	{ sed -e 's/^version_stamp: .*/version_stamp: gwconf/' "$FIX/stage3.spec"; echo "portage_confdir: $WORK/confdir"; } > "$WORK/gw.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/gw.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"Operation not permitted"* ]]
+	tar -tJf "$OUT/stage3-amd64-gwconf.tar.xz" | grep -q 'etc/portage/package.use/releng/foo'
+	rm -f "$OUT"/stage3-amd64-gwconf.*
+}

@@ -174,3 +174,28 @@ PY
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"a.spec:1: unknown subarch 'amd65'"* ]]
 }
+
+@test "a 32-bit subarch on a 64-bit host runs under catalyst's setarch personality" {
+	[ "$(uname -m)" = x86_64 ] || skip "needs an x86_64 host"
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	sed -i 's/^subarch: amd64/subarch: i686/' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	python3 -c 'import json,sys; p=json.loads(sys.argv[1]); assert p["personality"] == "linux32", p["personality"]; assert "-march=i686" in p["make_conf_build"], p["make_conf_build"]' "$output"
+	spec b rel/s
+	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/b.spec"
+	python3 -c 'import json,sys; p=json.loads(sys.argv[1]); assert p["personality"] is None' "$output"
+}
+
+@test "profile repo:path naming another repository is refused up front" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	sed -i 's|^profile: .*|profile: myoverlay:default/linux/amd64|' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"a.spec:5: profile 'myoverlay:default/linux/amd64' is in repository 'myoverlay'"* ]]
+	sed -i 's|^profile: .*|profile: gentoo:default/linux/amd64/23.0|' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+}
