@@ -31,7 +31,7 @@ _zeolite()
 		fi ;;
 	build)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W '--help --dry-run --clear-autoresume --purge --purgeonly' -- "$cur"))
+			COMPREPLY=($(compgen -W '--help --dry-run --json --clear-autoresume --purge --purgeonly' -- "$cur"))
 		else
 			_filedir spec
 		fi ;;
