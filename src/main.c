@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build-config.h"
@@ -192,9 +193,25 @@ int load_config(Config *c)
 
 	config_init(c);
 	if (arg_n_configs == 0) {
-		r = config_load(c, CONFIG_DEFAULT_PATH, &d);
-		if (r == -ENOENT)
-			r = 0;
+		/* The search order (zeolite(1) FILES): /etc/zeolite/zeolite.conf,
+		 * else catalyst's /etc/catalyst/catalyst.conf, whose storedir
+		 * defaults to catalyst's /var/tmp/catalyst.  The test suite
+		 * redirects /etc with ZEOLITE_TEST_SYSCONFDIR. */
+		const char *etc = getenv("ZEOLITE_TEST_SYSCONFDIR");
+		_cleanup_free_ char *zconf = xasprintf("%s/zeolite/zeolite.conf", etc ? etc : "/etc");
+		_cleanup_free_ char *cconf = xasprintf("%s/catalyst/catalyst.conf", etc ? etc : "/etc");
+
+		r = config_load(c, zconf, &d);
+		if (r == -ENOENT && d.n_errors == 0) {
+			free(c->storedir);
+			c->storedir = xstrdup(CATALYST_DEFAULT_STOREDIR);
+			r = config_load(c, cconf, &d);
+			if (r == -ENOENT && d.n_errors == 0) {
+				free(c->storedir);
+				c->storedir = xstrdup(CONFIG_DEFAULT_STOREDIR);
+				r = 0;
+			}
+		}
 	} else {
 		r = 0;
 		for (size_t i = 0; i < arg_n_configs && r >= 0; i++) {
