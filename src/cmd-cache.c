@@ -66,7 +66,8 @@ int cmd_snapshot(int argc, char **argv)
 			       "Make snapshots/<repo_name>-<id>.<ext> of an ebuild repository: a git\n"
 			       "repository at TREEISH (default HEAD; the id is the commit), or a plain\n"
 			       "directory (--repo; the id is a digest of its content).  The git\n"
-			       "repository defaults to the config's repo_basedir/repo_name.\n"
+			       "repository (any git-treeish) defaults to catalyst 4's bare\n"
+			       "repos_storedir/<repo_name>.git, else repo_basedir/repo_name.\n"
 			       "Prints the snapshot's file name; an existing snapshot is left alone.\n");
 			return EXIT_OK;
 		case OPT_REPO:
@@ -100,7 +101,15 @@ int cmd_snapshot(int argc, char **argv)
 	if (!req.repo_name)
 		req.repo_name = cfg.repo_name;
 	if (!req.plain_dir && !req.git_dir) {
-		git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+		/* catalyst 4's bare repository, else the ebuild repository
+		 * checked out in repo_basedir. */
+		struct stat sb;
+
+		git_default = xasprintf("%s/%s.git", cfg.repos_storedir, req.repo_name);
+		if (stat(git_default, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			free(git_default);
+			git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+		}
 		req.git_dir = git_default;
 	}
 
@@ -108,6 +117,15 @@ int cmd_snapshot(int argc, char **argv)
 	if (r < 0) {
 		log_error("snapshot: %s", err ? err : strerror(-r));
 		return exit_status_for(r);
+	}
+	if (req.git_dir) {
+		/* catalyst's line; catalyst-auto reads the commit from it (on
+		 * stdout with -s; on stderr for `zeolite snapshot`, whose
+		 * stdout is the name alone). */
+		size_t n = strlen(req.repo_name);
+		if (strncmp(name, req.repo_name, n) == 0 && name[n] == '-' && strlen(name + n + 1) > 40)
+			fprintf(arg_catalyst_alias ? stdout : stderr, "Creating %s tree snapshot %.40s from %s\n",
+				req.repo_name, name + n + 1, req.git_dir);
 	}
 	if (r == 0)
 		log_info("snapshot '%s' already exists", name);

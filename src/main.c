@@ -30,6 +30,7 @@ static long arg_lock_timeout = -1; /* seconds; -1: not given */
 bool arg_json;
 int arg_verbose;
 bool arg_quiet;
+bool arg_catalyst_alias;
 
 int usage_error(const char *fmt, ...)
 {
@@ -221,6 +222,12 @@ int load_config(Config *c)
 					  strerror(-r));
 		}
 	}
+	/* --storedir before the %(storedir)s substitution, so that
+	 * repos_storedir and the like follow it. */
+	if (r >= 0 && arg_storedir) {
+		free(c->storedir);
+		c->storedir = xstrdup(arg_storedir);
+	}
 	if (r >= 0)
 		r = config_finish(c, &d);
 	if (print_diags(&d) != EXIT_OK || r < 0) {
@@ -228,10 +235,6 @@ int load_config(Config *c)
 		return EXIT_DATAERR;
 	}
 	diags_done(&d);
-	if (arg_storedir) {
-		free(c->storedir);
-		c->storedir = xstrdup(arg_storedir);
-	}
 	return EXIT_OK;
 }
 
@@ -528,6 +531,7 @@ dispatch_alias:
 		int k = 0;
 
 		cmd = find_command(alias);
+		arg_catalyst_alias = true;
 		nv[k++] = (char *) alias;
 		for (size_t i = 0; i < n_forward; i++)
 			nv[k++] = forward[i];

@@ -19,6 +19,8 @@
 extern bool arg_json;
 extern int arg_verbose;
 extern bool arg_quiet;
+/* Run through a catalyst alias (-f, -s, -S): print what catalyst prints. */
+extern bool arg_catalyst_alias;
 
 /* Print the message and "Try 'zeolite --help'"; returns EXIT_USAGE. */
 int usage_error(const char *fmt, ...) _printf_(1, 2);
