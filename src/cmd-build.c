@@ -46,6 +46,9 @@ typedef struct BuildOptions {
 	bool clear_autoresume;
 	bool purge;
 	bool purge_only;
+	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
+	bool fetch_only;     /* -F: refused by cmd_build() until the target scripts can fetch only */
+	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
 } BuildOptions;
 
 /* ---- the build's own lock --------------------------------------------- */
@@ -719,12 +722,12 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		return r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	workrel = xasprintf("%s/%s", b.rel_type, b.name);
-	if (o->purge || o->purge_only) {
+	if (o->purge || o->purge_only || o->purge_tmp_only) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0)
 			(void) rm_rf_at(rel_fd, b.name);
 		log_info("build %s: work directory purged", b.name);
-		if (o->purge_only)
+		if (o->purge_only || o->purge_tmp_only)
 			return EXIT_OK;
 	}
 	/* A fresh build starts from a clean work directory, as catalyst clears
@@ -875,31 +878,47 @@ out:
 
 int cmd_build(int argc, char **argv)
 {
+	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1 };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "clear-autoresume", no_argument, NULL, 'a' },
 		{ "purge", no_argument, NULL, 'p' },
 		{ "purgeonly", no_argument, NULL, 'P' },
+		{ "purgetmponly", no_argument, NULL, 'T' },
+		{ "fetchonly", no_argument, NULL, 'F' },
+		{ "enter-chroot", no_argument, NULL, OPT_ENTER_CHROOT },
+		{ "file", required_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
 	_cleanup_(store_close) Store st = STORE_INIT;
+	_cleanup_free_ char **specs = NULL;
+	size_t n_specs = 0;
 	BuildOptions o = { 0 };
 	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hnapP", options, NULL)) != -1) {
+	specs = xcalloc((size_t) argc + 1, sizeof(char *));
+	command_getopt_reset();
+	while ((c = command_getopt(argc, argv, "build", COMMAND_SHORT_OPTS "hnapPTFf:", options)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("Usage: zeolite build [--dry-run] [-a] [-p|-P] SPEC...\n\n"
-			       "Build the stage each SPEC describes (catalyst -f SPEC).\n\n"
+			printf("Usage: zeolite build [OPTIONS] SPEC...\n\n"
+			       "Build the stage each SPEC describes (catalyst -f SPEC).  Options and\n"
+			       "SPECs may come in any order; \"--\" ends the options.\n\n"
 			       "  -n, --dry-run            resolve every input and print the plan\n"
 			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md)\n"
 			       "  -a, --clear-autoresume   start over even with options = [\"autoresume\"]\n"
 			       "  -p, --purge              remove the work directory first\n"
-			       "  -P, --purgeonly          only remove the work directory\n");
+			       "  -P, --purgeonly          only remove the work directory\n"
+			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
+			       "                           the autoresume marks)\n"
+			       "  -F, --fetchonly          refused: not supported yet\n"
+			       "      --enter-chroot       refused: not supported yet\n"
+			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n\n"
+			       "The global options (zeolite --help) are accepted here too.\n");
 			return EXIT_OK;
 		case 'n':
 			o.dry_run = true;
@@ -913,17 +932,36 @@ int cmd_build(int argc, char **argv)
 		case 'P':
 			o.purge_only = true;
 			break;
+		case 'T':
+			o.purge_tmp_only = true;
+			break;
+		case 'F':
+			o.fetch_only = true;
+			break;
+		case OPT_ENTER_CHROOT:
+			o.enter_chroot = true;
+			break;
+		case 'f':
+			specs[n_specs++] = optarg;
+			break;
 		case 'j':
 			arg_json = true;
 			break;
 		default:
-			return usage_error("build: bad option");
+			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc)
-		return usage_error("build: no spec file given");
+	for (int i = optind; i < argc; i++)
+		specs[n_specs++] = argv[i];
+	if (n_specs == 0)
+		return command_usage_error("build", "no spec file given");
+	/* Never ignored: refused until the executor can do them. */
+	if (o.fetch_only)
+		return command_usage_error("build", "-F/--fetchonly is not supported yet; nothing was done");
+	if (o.enter_chroot)
+		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
-	return build_all(&cfg, &st, argc - optind, argv + optind, &o);
+	return build_all(&cfg, &st, (int) n_specs, specs, &o);
 }
