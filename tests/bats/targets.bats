@@ -527,11 +527,16 @@ check_stage4() {
 	run --separate-stderr "${e[@]}" sys-apps/foo
 	[ "$status" -eq 0 ]
 	[[ "$stderr" != *"sync-type"* ]]
-	printf '[gentoo]\nlocation = /var/db/repos/gentoo\nsync-type =\nsync-uri = https://example.org/x.git\n' \
+	# An empty sync-type over portage's default sync-uri for ::gentoo.
+	printf '[gentoo]\nlocation = /var/db/repos/gentoo\nsync-type =\nauto-sync = no\n' \
 		> "$ROOT/etc/portage/repos.conf/zeolite.conf"
 	run --separate-stderr "${e[@]}" sys-apps/foo
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "!!! Repository 'gentoo' has sync-uri attribute, but is missing sync-type attribute" ]
+	printf '[x]\nlocation = /x\nsync-uri = https://example.org/x.git\n' > "$ROOT/etc/portage/repos.conf/x.conf"
+	run --separate-stderr "${e[@]}" sys-apps/foo
+	[[ "$stderr" == *"Repository 'x' has sync-uri attribute, but is missing sync-type attribute"* ]]
+	rm "$ROOT/etc/portage/repos.conf/x.conf"
 	printf 'location = /x\n' > "$ROOT/etc/portage/repos.conf/zeolite.conf"
 	run -1 "${e[@]}" sys-apps/foo
 	[[ "$output" == *"!!! Error while reading repo config file: File contains no section headers."* ]]

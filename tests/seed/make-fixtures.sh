@@ -49,6 +49,12 @@ echo owned > "\$root/home/builder/file"
 chown -R 1234:5678 "\$root/home/builder"
 printf '#!/bin/sh\n' > "\$root/usr/bin/suid-helper"
 chmod 4755 "\$root/usr/bin/suid-helper"
+# Build-only files a stage must not ship (catalyst's clean removes them).
+echo 0123456789abcdef0123456789abcdef > "\$root/etc/machine-id"
+cp "\$root/etc/passwd" "\$root/etc/passwd-"
+echo leftover > "\$root/var/tmp/leftover"
+mkdir -p "\$root/etc/portage/patches/sys-libs/glibc"
+echo hack > "\$root/etc/portage/patches/sys-libs/glibc/local.patch"
 HOOK
 chmod +x "$hook"
 mkdir -p "$store/builds/23.0-default"
