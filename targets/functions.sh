@@ -485,8 +485,10 @@ package.use package.env env profile/package.use.force profile/package.use.mask"
 #   - portage_prefix's entries in /etc/portage/package.* and env, unless
 #     the sticky-config option is on;
 #   - /etc/portage/patches, with a warning;
-#   - the build's MAKEOPTS in make.conf (catalyst never writes them there),
-#     unless sticky-config;
+#   - catalyst's bindist USE lines in the stage's make.conf (for stage1
+#     the root's copy, which cleanup_stages does not reach), and the
+#     build's MAKEOPTS (catalyst never writes them there) unless
+#     sticky-config;
 #   - the backups /etc/*- (find -maxdepth 1);
 #   - and, which catalyst needs not as its emerge never writes them,
 #     /etc ._cfg????_* files, each with a warning.
@@ -518,6 +520,10 @@ zt_clean_stage() {
 	if [ -e "$zt_s$clst_port_conf/patches" ]; then
 		zt_warn "removing $zt_s$clst_port_conf/patches: patches never ship in a stage"
 		rm -rf "$zt_s$clst_port_conf/patches"
+	fi
+	if [ -f "$zt_s$clst_make_conf" ]; then
+		# shellcheck disable=SC2016 # the literal ${USE}
+		sed -i -e '/USE="${USE} bindist"/d' -e '/USE="bindist"/d' "$zt_s$clst_make_conf"
 	fi
 	if [ -f "$zt_s$clst_make_conf" ] && ! zt_option sticky-config; then
 		sed -i -e '/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}MAKEOPTS=/d' "$zt_s$clst_make_conf"

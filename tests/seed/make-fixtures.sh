@@ -8,7 +8,9 @@
 #   STORE/builds/23.0-default/stage3-amd64-openrc-latest.tar.xz
 #                          the seed: busybox rootfs + the stand-in emerge, a
 #                          file with a security.capability xattr, a file owned
-#                          by 1234:5678, a setuid file
+#                          by 1234:5678, a setuid file, and build-only files
+#                          (/etc/machine-id, /etc/passwd-, /var/tmp/leftover,
+#                          /etc/portage/patches) that no stage may ship
 #   OUT/repo/              a tiny ebuild repository with a 2-level profile
 #   STORE/snapshots/gentoo-<id>.sqfs and gentoo-<id>.tar.xz (zeolite snapshot)
 #   OUT/treeish            <id>
