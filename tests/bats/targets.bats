@@ -589,7 +589,9 @@ zbuild() {
 no_build_only_files() {
 	! grep -E ' \./etc/machine-id$| \./etc/[^/]*-$| \./var/tmp/.| \./etc/portage/patches| \./etc/portage/package\.[a-z_]*/releng$| \./etc/\._cfg' "$WORK/list"
 	tar -xOf "$tarball" ./etc/portage/make.conf > "$WORK/make.conf"
-	! grep -q 'MAKEOPTS\|bindist' "$WORK/make.conf"
+	# (catalyst's "# NOTE: ... bindist USE flag enabled" comment may stay)
+	! grep -q '^[^#]*MAKEOPTS' "$WORK/make.conf"
+	! grep -q '^[^#]*USE=.*bindist' "$WORK/make.conf"
 }
 
 # catalyst_env PATTERN: the call's environment has catalyst's variables.
