@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "fs.h"
 #include "main.h"
+#include "plan.h"
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -32,342 +33,23 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "build-config.h"
 
-/* Where the stage4/root_overlay copies wait in the chroot. */
-#define ROOT_OVERLAY_DIR "/tmp/zeolite-root-overlay"
-
-static const char *const steps[] = { "setup", "build", "preclean", "clean" };
-
-static const char *const seed_exts[] = { ".tar.xz", ".tar.zst", ".tar.bz2", ".tar.gz", ".tar", ".tar.lz4" };
+typedef Plan Build;
 
 typedef struct BuildOptions {
 	bool dry_run;
 	bool clear_autoresume;
 	bool purge;
 	bool purge_only;
+	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
+	bool fetch_only;     /* -F: refused by cmd_build() until the target scripts can fetch only */
+	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
 } BuildOptions;
-
-typedef struct Build {
-	const Config *cfg;
-	const Spec *spec;
-	const Store *st;
-	const char *spec_path;
-	const char *target;
-	const char *subarch;
-	const char *rel_type;
-	const char *version_stamp;
-	const char *repo_name;
-	char *name;             /* <target>-<subarch>-<version_stamp> */
-	char *work;             /* absolute: tmp/<rel_type>/<name> */
-	char *log;              /* absolute: tmp/<rel_type>/<name>.log */
-	char *seed_name;        /* file under builds/ */
-	char *seed_path;
-	char *snapshot_name;    /* file under snapshots/ (or a path) */
-	char *snapshot_path;
-	bool snapshot_is_image;
-	char *out_dir;          /* builds/<rel_type> */
-	char *out_name;         /* file name of the tarball (rename_regexp applied) */
-	char *targets_dir;      /* host directory of the target scripts */
-	PackCompression compression;
-	int threads;
-	bool autoresume;
-	bool keepwork;
-	unsigned long timeout;  /* seconds */
-} Build;
-
-static void build_done(Build *b)
-{
-	free(b->name);
-	free(b->work);
-	free(b->log);
-	free(b->seed_name);
-	free(b->seed_path);
-	free(b->snapshot_name);
-	free(b->snapshot_path);
-	free(b->out_dir);
-	free(b->out_name);
-	free(b->targets_dir);
-}
-
-static bool has_option(const Config *c, const char *o)
-{
-	return config_has_option(c, o);
-}
-
-/* The value of KEY as one string: words joined by spaces; NULL if unset. */
-static char *spec_joined(const Spec *s, const char *key)
-{
-	const SpecEntry *e = spec_get(s, key);
-	Buf b = { 0 };
-
-	if (!e)
-		return NULL;
-	for (char **w = e->words; *w; w++) {
-		if (w != e->words)
-			buf_putc(&b, ' ');
-		buf_puts(&b, *w);
-	}
-	return buf_steal(&b);
-}
-
-static unsigned spec_line(const Spec *s, const char *key)
-{
-	const SpecEntry *e = spec_get(s, key);
-	return e ? e->line : 1;
-}
-
-/* ---- resolving inputs ------------------------------------------------- */
-
-/* A path component that could reach outside its directory is bad input. */
-static bool safe_relpath(const char *p)
-{
-	if (!*p || p[0] == '/')
-		return false;
-	for (const char *s = p; *s;) {
-		size_t n = strcspn(s, "/");
-		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-			return false;
-		s += n;
-		while (*s == '/')
-			s++;
-	}
-	return true;
-}
-
-static int find_seed(Build *b, char **ret_err)
-{
-	const char *sub = spec_get_string(b->spec, "source_subpath");
-	struct stat s;
-
-	if (!safe_relpath(sub)) {
-		*ret_err = xasprintf("%s:%u: source_subpath '%s' must be a relative path inside builds/",
-				     b->spec_path, spec_line(b->spec, "source_subpath"), sub);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(seed_exts); i++) {
-		_cleanup_free_ char *n = xasprintf("%s%s", sub, seed_exts[i]);
-		if (fstatat(b->st->builds_fd, n, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s.st_mode)) {
-			b->seed_name = TAKE_PTR(n);
-			b->seed_path = xasprintf("%s/builds/%s", b->st->path, b->seed_name);
-			return 0;
-		}
-	}
-	*ret_err = xasprintf("%s:%u: seed '%s' not found: no %s/builds/%s.tar.{xz,zst,bz2,gz}", b->spec_path,
-			     spec_line(b->spec, "source_subpath"), sub, b->st->path, sub);
-	return -ENOENT;
-}
-
-static int find_snapshot(Build *b, char **ret_err)
-{
-	static const char *const exts[] = { ".sqfs", ".tar.xz", ".tar.zst", ".tar.bz2", ".tar.gz" };
-	const char *key = spec_get(b->spec, "snapshot_treeish") ? "snapshot_treeish" : "snapshot";
-	const char *v = spec_get_string(b->spec, key);
-	struct stat s;
-
-	if (!v) {
-		*ret_err = xasprintf("%s: no snapshot_treeish or snapshot", b->spec_path);
-		return -EINVAL;
-	}
-	if (strcmp(key, "snapshot") == 0 && v[0] == '/') {
-		/* catalyst 3: a file */
-		if (stat(v, &s) < 0 || !S_ISREG(s.st_mode)) {
-			*ret_err = xasprintf("%s:%u: snapshot '%s' not found", b->spec_path, spec_line(b->spec, key), v);
-			return -ENOENT;
-		}
-		b->snapshot_path = xstrdup(v);
-		b->snapshot_name = xstrdup(strrchr(v, '/') + 1);
-	} else {
-		if (!safe_relpath(v) || strchr(v, '/')) {
-			*ret_err = xasprintf("%s:%u: bad %s '%s'", b->spec_path, spec_line(b->spec, key), key, v);
-			return -EINVAL;
-		}
-		/* catalyst 4: <repo_name>-<treeish>.sqfs; catalyst 3: a name. */
-		const char *prefixes[] = { b->repo_name, NULL };
-		for (size_t p = 0; p < ELEMENTSOF(prefixes) && !b->snapshot_name; p++)
-			for (size_t i = 0; i < ELEMENTSOF(exts) && !b->snapshot_name; i++) {
-				_cleanup_free_ char *n = prefixes[p] ? xasprintf("%s-%s%s", prefixes[p], v, exts[i])
-								     : xasprintf("%s%s", v, exts[i]);
-				if (fstatat(b->st->snapshots_fd, n, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s.st_mode))
-					b->snapshot_name = TAKE_PTR(n);
-			}
-		if (!b->snapshot_name && fstatat(b->st->snapshots_fd, v, &s, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(s.st_mode))
-			b->snapshot_name = xstrdup(v);
-		if (!b->snapshot_name) {
-			*ret_err = xasprintf("%s:%u: snapshot '%s' not found in %s/snapshots/ (make it with: "
-					     "zeolite snapshot %s)",
-					     b->spec_path, spec_line(b->spec, key), v, b->st->path, v);
-			return -ENOENT;
-		}
-		b->snapshot_path = xasprintf("%s/snapshots/%s", b->st->path, b->snapshot_name);
-	}
-	size_t n = strlen(b->snapshot_name);
-	b->snapshot_is_image = n > 5 && strcmp(b->snapshot_name + n - 5, ".sqfs") == 0;
-	return 0;
-}
-
-/* rename_regexp: catalyst's "s<d>REGEX<d>REPLACEMENT<d>" on the file name. */
-static int apply_rename_regexp(Build *b, const char *expr, char **ret_err)
-{
-	_cleanup_free_ char *re = NULL, *rep = NULL;
-	const char *p, *q;
-	regmatch_t m;
-	regex_t rx;
-	char d;
-
-	if (strlen(expr) < 4 || expr[0] != 's')
-		goto bad;
-	d = expr[1];
-	p = expr + 2;
-	q = strchr(p, d);
-	if (!q)
-		goto bad;
-	re = xstrndup(p, (size_t) (q - p));
-	p = q + 1;
-	q = strchr(p, d);
-	if (!q || q[1])
-		goto bad;
-	rep = xstrndup(p, (size_t) (q - p));
-	if (regcomp(&rx, re, REG_EXTENDED) != 0)
-		goto bad;
-	if (regexec(&rx, b->out_name, 1, &m, 0) == 0) {
-		char *n = xasprintf("%.*s%s%s", (int) m.rm_so, b->out_name, rep, b->out_name + m.rm_eo);
-		free(b->out_name);
-		b->out_name = n;
-	}
-	regfree(&rx);
-	return 0;
-bad:
-	*ret_err = xasprintf("%s:%u: rename_regexp '%s' is not s/REGEX/REPLACEMENT/", b->spec_path,
-			     spec_line(b->spec, "rename_regexp"), expr);
-	return -EINVAL;
-}
-
-static char *find_targets_dir(void)
-{
-	const char *env = secure_getenv("ZEOLITE_TARGETS_DIR");
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (env)
-		return xstrdup(env);
-	/* A build tree: <src>/build/zeolite with <src>/targets. */
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			_cleanup_free_ char *p = xasprintf("%s/../targets/stage3.sh", exe);
-			if (access(p, R_OK) == 0)
-				return xasprintf("%s/../targets", exe);
-		}
-	}
-	return xstrdup(DATADIR "/targets");
-}
-
-/* stage4/root_overlay: each word an existing directory, checked up front. */
-static int check_root_overlay(const Build *b, char **ret_err)
-{
-	const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
-
-	for (char **w = e ? e->words : NULL; w && *w; w++) {
-		struct stat s;
-
-		if (stat(*w, &s) < 0 || !S_ISDIR(s.st_mode)) {
-			*ret_err = xasprintf("%s:%u: stage4/root_overlay '%s' is not a directory", b->spec_path,
-					     e->line, *w);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-static int resolve(Build *b, char **ret_err)
-{
-	const char *mode, *rx;
-	int r;
-
-	b->target = spec_get_string(b->spec, "target");
-	b->subarch = spec_get_string(b->spec, "subarch");
-	b->rel_type = spec_get_string(b->spec, "rel_type");
-	b->version_stamp = spec_get_string(b->spec, "version_stamp");
-	b->repo_name = b->cfg->repo_name;
-	if (!safe_relpath(b->rel_type) || strchr(b->subarch, '/') || strchr(b->version_stamp, '/')) {
-		*ret_err = xasprintf("%s: rel_type, subarch and version_stamp must be plain names", b->spec_path);
-		return -EINVAL;
-	}
-	b->name = xasprintf("%s-%s-%s", b->target, b->subarch, b->version_stamp);
-	b->work = xasprintf("%s/tmp/%s/%s", b->st->path, b->rel_type, b->name);
-	b->log = xasprintf("%s/tmp/%s/%s.log", b->st->path, b->rel_type, b->name);
-	b->out_dir = xasprintf("%s/builds/%s", b->st->path, b->rel_type);
-	b->autoresume = has_option(b->cfg, "autoresume");
-	b->keepwork = has_option(b->cfg, "keepwork");
-	b->timeout = effective_lock_timeout(b->cfg, b->spec);
-
-	mode = spec_get_string(b->spec, "compression_mode");
-	if (!mode)
-		mode = b->cfg->compression_mode;
-	r = pack_compression_from_mode(mode, &b->compression, &b->threads);
-	if (r < 0) {
-		*ret_err = xasprintf("%s:%u: compression_mode '%s' cannot pack a stage tarball", b->spec_path,
-				     spec_line(b->spec, "compression_mode"), mode);
-		return -EINVAL;
-	}
-	b->out_name = xasprintf("%s.%s", b->name, pack_extension(b->compression));
-	rx = spec_get_string(b->spec, "rename_regexp");
-	if (rx) {
-		r = apply_rename_regexp(b, rx, ret_err);
-		if (r < 0)
-			return r;
-	}
-	r = find_seed(b, ret_err);
-	if (r < 0)
-		return r;
-	r = find_snapshot(b, ret_err);
-	if (r < 0)
-		return r;
-	r = check_root_overlay(b, ret_err);
-	if (r < 0)
-		return r;
-	b->targets_dir = find_targets_dir();
-	{
-		_cleanup_free_ char *script = xasprintf("%s/%s.sh", b->targets_dir, b->target);
-		if (access(script, R_OK) < 0) {
-			*ret_err = xasprintf("target script '%s' not found (set ZEOLITE_TARGETS_DIR?)", script);
-			return -ENOENT;
-		}
-	}
-	return 0;
-}
-
-static void print_plan(const Build *b)
-{
-	const char *confdir = spec_get_string(b->spec, "portage_confdir");
-
-	printf("build %s (%s)\n", b->name, b->spec_path);
-	printf("  target      %s, subarch %s, profile %s\n", b->target, b->subarch,
-	       spec_get_string(b->spec, "profile"));
-	printf("  seed        %s\n", b->seed_path);
-	printf("  snapshot    %s (%s)\n", b->snapshot_path,
-	       b->snapshot_is_image ? "loop-mounted read-only" : "unpacked through the cache, bind-mounted read-only");
-	printf("  repository  /var/db/repos/%s\n", b->repo_name);
-	printf("  confdir     %s\n", confdir ? confdir : "-");
-	{
-		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
-		for (char **w = e ? e->words : NULL; w && *w; w++)
-			printf("  overlay     %s\n", *w);
-	}
-	printf("  scripts     %s/%s.sh\n", b->targets_dir, b->target);
-	printf("  work        %s\n", b->work);
-	printf("  log         %s\n", b->log);
-	printf("  output      %s/%s (+ .CONTENTS.gz, .DIGESTS)\n", b->out_dir, b->out_name);
-	printf("  lock        %s/tmp/%s/%s.lock (lock_timeout %lu s)\n", b->st->path, b->rel_type, b->name, b->timeout);
-}
 
 /* ---- the build's own lock --------------------------------------------- */
 
@@ -428,6 +110,34 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 
 /* ---- the work directory ----------------------------------------------- */
 
+/* mkdir -p REL below DIR_FD inside a build tree (the overlay's upper layer):
+ * unlike mkdir_p_at, no store owner/mode rule applies, since what is there
+ * came from the spec (a portage_confdir with group-writable directories is
+ * fine), but no symlink is followed. */
+static int mkdir_p_tree(int dir_fd, const char *rel, int *ret_fd)
+{
+	_cleanup_free_ char *p = xstrdup(rel);
+	_cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0)
+		return -errno;
+	for (char *s = p, *e; *s; s = e) {
+		int n;
+		e = s + strcspn(s, "/");
+		if (*e)
+			*e++ = '\0';
+		if (mkdirat(fd, s, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n < 0)
+			return -errno;
+		close(fd);
+		fd = n;
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 static int write_file_at(int dir_fd, const char *name, const char *text, mode_t mode)
 {
 	_cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -455,22 +165,111 @@ static int run_cmd(char *const argv[])
 
 /* Files zeolite puts into the build root: they go into the overlay's
  * upper layer before the sandbox starts. */
+/* cp ARGS... with a message naming WHAT on failure. */
+static int copy_in(const char *what, const char *src, const char *dst, bool archive, char **ret_err)
+{
+	_cleanup_free_ char *dir = xstrdup(dst);
+	*strrchr(dir, '/') = '\0';
+	char *mk_argv[] = { "mkdir", "-p", dir, NULL };
+	char *cp_argv[] = { "cp", archive ? "-a" : "-L", (char *) src, (char *) dst, NULL };
+
+	if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
+		*ret_err = xasprintf("copying %s '%s' into the chroot failed", what, src);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Whether the seed's tree has PATH (not following a last symlink). */
+static bool seed_has(const char *seed_tree, const char *path)
+{
+	_cleanup_free_ char *p = xasprintf("%s/%s", seed_tree, path);
+	struct stat s;
+	return lstat(p, &s) == 0;
+}
+
+/* The repos.conf entry catalyst writes (process_repos): none for the main
+ * repository at its default location /var/db/repos/gentoo, else
+ * <name>.conf with main-repo and location.  NULL when none. */
+static char *repos_conf_text(const Build *b)
+{
+	if (strcmp(b->repo_name, "gentoo") == 0)
+		return NULL;
+	return xasprintf("[DEFAULT]\nmain-repo = %s\n\n[%s]\nlocation = /var/db/repos/%s\n\n", b->repo_name,
+			 b->repo_name, b->repo_name);
+}
+
+/*
+ * What catalyst's chroot_setup does on the host side besides make.conf:
+ * the host's /etc/resolv.conf in; the seed's /etc/hosts (when it has one)
+ * kept as /etc/hosts.catalyst and the host's put in its place; the
+ * config's envscript as /tmp/envscript.  restore_upper() undoes the first
+ * two before packing.
+ */
+static int host_files_in(const Build *b, const char *upper, const char *seed_tree, char **ret_err)
+{
+	int r = 0;
+
+	if (access("/etc/resolv.conf", R_OK) == 0) {
+		_cleanup_free_ char *dst = xasprintf("%s/etc/resolv.conf", upper);
+		r = copy_in("/etc/resolv.conf", "/etc/resolv.conf", dst, false, ret_err);
+		if (r < 0)
+			return r;
+	}
+	if (seed_has(seed_tree, "etc/hosts") && access("/etc/hosts", R_OK) == 0) {
+		_cleanup_free_ char *src = xasprintf("%s/etc/hosts", seed_tree);
+		_cleanup_free_ char *keep = xasprintf("%s/etc/hosts.catalyst", upper);
+		_cleanup_free_ char *dst = xasprintf("%s/etc/hosts", upper);
+		r = copy_in("the seed's /etc/hosts", src, keep, true, ret_err);
+		if (r >= 0)
+			r = copy_in("/etc/hosts", "/etc/hosts", dst, false, ret_err);
+		if (r < 0)
+			return r;
+	}
+	if (b->cfg->envscript) {
+		_cleanup_free_ char *dst = xasprintf("%s/tmp/envscript", upper);
+		r = copy_in("envscript", b->cfg->envscript, dst, false, ret_err);
+	}
+	return r;
+}
+
+/* Before packing: the seed's /etc/hosts back, /etc/resolv.conf gone (a
+ * whiteout hides the seed's, as catalyst's cleanables remove it), zeolite's
+ * repos.conf entry and /tmp/envscript gone. */
+static int restore_upper(const Build *b, const char *upper, const char *seed_tree, char **ret_err)
+{
+	_cleanup_free_ char *hosts = xasprintf("%s/etc/hosts", upper);
+	_cleanup_free_ char *keep = xasprintf("%s/etc/hosts.catalyst", upper);
+	_cleanup_free_ char *resolv = xasprintf("%s/etc/resolv.conf", upper);
+	_cleanup_free_ char *env = xasprintf("%s/tmp/envscript", upper);
+	_cleanup_free_ char *repos = xasprintf("%s/etc/portage/repos.conf/%s.conf", upper, b->repo_name);
+	_cleanup_free_ char *rc = repos_conf_text(b);
+	struct stat s;
+
+	if (lstat(keep, &s) == 0 && rename(keep, hosts) < 0)
+		goto fail;
+	if (unlink(resolv) < 0 && errno != ENOENT)
+		goto fail;
+	if (seed_has(seed_tree, "etc/resolv.conf") && lstat(resolv, &s) < 0 &&
+	    mknod(resolv, S_IFCHR | 0000, makedev(0, 0)) < 0)
+		goto fail;
+	if (unlink(env) < 0 && errno != ENOENT)
+		goto fail;
+	if (rc && unlink(repos) < 0 && errno != ENOENT)
+		goto fail;
+	return 0;
+fail:
+	*ret_err = xasprintf("restoring the chroot's /etc before packing: %m");
+	return -errno;
+}
+
 static int populate_upper(const Build *b, const char *upper, char **ret_err)
 {
 	_cleanup_close_ int up = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int etc_portage = -EBADF, reposconf = -EBADF;
-	_cleanup_free_ char *cflags = spec_joined(b->spec, "cflags");
-	_cleanup_free_ char *cxxflags = spec_joined(b->spec, "cxxflags");
-	_cleanup_free_ char *ldflags = spec_joined(b->spec, "ldflags");
-	_cleanup_free_ char *common = spec_joined(b->spec, "common_flags");
-	_cleanup_free_ char *use = spec_joined(b->spec, "stage4/use");
-	_cleanup_free_ char *hostuse = spec_joined(b->spec, "hostuse");
-	const char *chost = spec_get_string(b->spec, "chost");
-	const char *confdir = spec_get_string(b->spec, "portage_confdir");
-	const SpecEntry *interp = spec_get(b->spec, "interpreter");
-	const char *fsscript = spec_get_string(b->spec, "stage4/fsscript");
-	Buf mk = { 0 };
+	const char *confdir = b->confdir;
 	int r;
+
 
 	if (up < 0)
 		return -errno;
@@ -480,60 +279,31 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 		_cleanup_free_ char *src = xasprintf("%s/.", confdir);
 		char *mk_argv[] = { "mkdir", "-p", dst, NULL };
 		char *cp_argv[] = { "cp", "-a", "--no-preserve=ownership", src, dst, NULL };
-		struct stat s;
-		if (stat(confdir, &s) < 0 || !S_ISDIR(s.st_mode)) {
-			*ret_err = xasprintf("%s:%u: portage_confdir '%s' is not a directory", b->spec_path,
-					     spec_line(b->spec, "portage_confdir"), confdir);
-			return -EINVAL;
-		}
 		if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
 			*ret_err = xasprintf("copying portage_confdir '%s' failed", confdir);
 			return -EIO;
 		}
 	}
-	r = mkdir_p_at(up, "etc/portage/repos.conf", &reposconf);
+	r = mkdir_p_tree(up, "etc/portage/repos.conf", &reposconf);
 	if (r < 0)
 		return r;
 	etc_portage = openat(up, "etc/portage", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (etc_portage < 0)
 		return -errno;
 
-	buf_printf(&mk, "# Written by zeolite for %s (%s).\n", b->name, b->spec_path);
-	if (common)
-		buf_printf(&mk, "COMMON_FLAGS=\"%s\"\n", common);
-	if (cflags)
-		buf_printf(&mk, "CFLAGS=\"%s\"\n", cflags);
-	else if (common)
-		buf_puts(&mk, "CFLAGS=\"${COMMON_FLAGS}\"\n");
-	if (cxxflags)
-		buf_printf(&mk, "CXXFLAGS=\"%s\"\n", cxxflags);
-	else if (common || cflags)
-		buf_puts(&mk, "CXXFLAGS=\"${CFLAGS}\"\n");
-	if (ldflags)
-		buf_printf(&mk, "LDFLAGS=\"%s\"\n", ldflags);
-	if (chost)
-		buf_printf(&mk, "CHOST=\"%s\"\n", chost);
-	if (use || hostuse)
-		buf_printf(&mk, "USE=\"%s%s%s\"\n", hostuse ? hostuse : "", use && hostuse ? " " : "", use ? use : "");
-	buf_puts(&mk, "DISTDIR=\"/var/cache/distfiles\"\nPKGDIR=\"/var/cache/binpkgs\"\n");
-	if (b->cfg->jobs > 0)
-		buf_printf(&mk, "MAKEOPTS=\"-j%ld\"\n", b->cfg->jobs);
-	if (has_option(b->cfg, "bindist"))
-		buf_puts(&mk, "USE=\"${USE} bindist\"\n");
-	buf_puts(&mk, "LC_MESSAGES=C.utf8\n");
-	r = write_file_at(etc_portage, "make.conf", mk.data, 0644);
-	buf_done(&mk);
+	r = write_file_at(etc_portage, "make.conf", b->make_conf_build, 0644);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *repos = xasprintf("# Written by zeolite.\n[DEFAULT]\nmain-repo = %s\n\n[%s]\n"
-					       "location = /var/db/repos/%s\nsync-type =\nauto-sync = no\n",
-					       b->repo_name, b->repo_name, b->repo_name);
-	r = write_file_at(reposconf, "zeolite.conf", repos, 0644);
-	if (r < 0)
-		return r;
+	_cleanup_free_ char *repos = repos_conf_text(b);
+	if (repos) {
+		_cleanup_free_ char *n = xasprintf("%s.conf", b->repo_name);
+		r = write_file_at(reposconf, n, repos, 0644);
+		if (r < 0)
+			return r;
+	}
 
 	/* qemu-user binaries for foreign architectures, at the same path. */
-	for (char **w = interp ? interp->words : NULL; w && *w; w++) {
+	for (char **w = b->interpreters; *w; w++) {
 		_cleanup_free_ char *dst = xasprintf("%s%s", upper, *w);
 		_cleanup_free_ char *dir = xstrdup(dst);
 		*strrchr(dir, '/') = '\0';
@@ -541,18 +311,19 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 		char *cp_argv[] = { "cp", "-p", *w, dst, NULL };
 		if ((*w)[0] != '/' || run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
 			*ret_err = xasprintf("%s:%u: interpreter '%s' cannot be copied into the chroot", b->spec_path,
-					     interp->line, *w);
+					     spec_get(b->spec, "interpreter")->line, *w);
 			return -EINVAL;
 		}
 	}
-	if (fsscript) {
-		_cleanup_free_ char *dst = xasprintf("%s/tmp/zeolite-fsscript", upper);
+	if (b->fsscript) {
+		const char *fsscript = b->fsscript;
+		_cleanup_free_ char *dst = xasprintf("%s%s", upper, b->fsscript_chroot);
 		_cleanup_free_ char *tmpdir = xasprintf("%s/tmp", upper);
 		char *mk_argv[] = { "mkdir", "-p", tmpdir, NULL };
 		char *cp_argv[] = { "cp", (char *) fsscript, dst, NULL };
 		if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0 || chmod(dst, 0755) < 0) {
 			*ret_err = xasprintf("%s:%u: stage4/fsscript '%s' cannot be copied into the chroot", b->spec_path,
-					     spec_line(b->spec, "stage4/fsscript"), fsscript);
+					     spec_get(b->spec, "stage4/fsscript")->line, fsscript);
 			return -EINVAL;
 		}
 	}
@@ -562,8 +333,8 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
 		size_t i = 0;
 
-		for (char **w = e ? e->words : NULL; w && *w; w++, i++) {
-			_cleanup_free_ char *dst = xasprintf("%s%s/%zu", upper, ROOT_OVERLAY_DIR, i);
+		for (char **w = b->root_overlays; *w; w++, i++) {
+			_cleanup_free_ char *dst = xasprintf("%s%s/%zu", upper, PLAN_ROOT_OVERLAY_DIR, i);
 			_cleanup_free_ char *src = xasprintf("%s/.", *w);
 			char *mk_argv[] = { "mkdir", "-p", dst, NULL };
 			char *cp_argv[] = { "cp", "-a", src, dst, NULL };
@@ -576,73 +347,6 @@ static int populate_upper(const Build *b, const char *upper, char **ret_err)
 		}
 	}
 	return 0;
-}
-
-/* The environment of the target scripts: clst_* as catalyst does. */
-static char **build_env(const Build *b)
-{
-	char **env = NULL;
-	size_t n = 0, cap = 0;
-	Buf opts = { 0 };
-
-#define ADD(...)                                                                 \
-	do {                                                                     \
-		xgrow(&env, &cap, n + 2, sizeof(char *));                        \
-		env[n++] = xasprintf(__VA_ARGS__);                               \
-		env[n] = NULL;                                                   \
-	} while (0)
-
-	ADD("PATH=/usr/sbin:/usr/bin:/sbin:/bin");
-	ADD("HOME=/root");
-	ADD("TERM=%s", getenv("TERM") ? getenv("TERM") : "dumb");
-	for (size_t i = 0; i < b->spec->n; i++) {
-		const SpecEntry *e = &b->spec->v[i];
-		_cleanup_free_ char *k = xstrdup(e->key);
-		_cleanup_free_ char *v = spec_joined(b->spec, e->key);
-		for (char *p = k; *p; p++)
-			if (*p == '/' || *p == '-' || *p == '.')
-				*p = '_';
-		ADD("clst_%s=%s", k, v);
-	}
-	ADD("clst_root_path=%s", strcmp(b->target, "stage1") == 0 ? "/tmp/stage1root" : "/");
-	ADD("clst_repo_name=%s", b->repo_name);
-	ADD("clst_repo_basedir=/var/db/repos");
-	ADD("clst_distdir=/var/cache/distfiles");
-	ADD("clst_pkgcache_path=/var/cache/binpkgs");
-	ADD("clst_port_conf=/etc/portage");
-	ADD("clst_jobs=%ld", b->cfg->jobs > 0 ? b->cfg->jobs : 1);
-	ADD("clst_load_average=%s", b->cfg->load_average ? b->cfg->load_average : "");
-	for (char **o = b->cfg->options; o && *o; o++)
-		buf_printf(&opts, "%s%s", opts.len ? " " : "", *o);
-	ADD("clst_options=%s", opts.data ? opts.data : "");
-	buf_done(&opts);
-	if (spec_get(b->spec, "stage4/fsscript"))
-		ADD("clst_fsscript=/tmp/zeolite-fsscript");
-	{
-		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
-		Buf ro = { 0 };
-		size_t i = 0;
-
-		for (char **w = e ? e->words : NULL; w && *w; w++, i++)
-			buf_printf(&ro, "%s%s/%zu", ro.len ? " " : "", ROOT_OVERLAY_DIR, i);
-		if (ro.len)
-			ADD("clst_root_overlay=%s", ro.data);
-		buf_done(&ro);
-	}
-	{
-		Buf eo = { 0 };
-		if (b->cfg->jobs > 0)
-			buf_printf(&eo, "--jobs %ld ", b->cfg->jobs);
-		if (b->cfg->load_average)
-			buf_printf(&eo, "--load-average %s ", b->cfg->load_average);
-		if (has_option(b->cfg, "pkgcache"))
-			buf_puts(&eo, "--usepkg --buildpkg ");
-		buf_puts(&eo, "--quiet");
-		ADD("clst_emerge_opts=%s", eo.data);
-		buf_done(&eo);
-	}
-#undef ADD
-	return env;
 }
 
 /* ---- steps ------------------------------------------------------------ */
@@ -664,6 +368,7 @@ static int mark_step(int work_fd, const char *step)
 
 static void clear_marks(int work_fd)
 {
+	static const char *const steps[] = { "setup", "build", "preclean", "clean", "populated" };
 	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
 		_cleanup_free_ char *m = xasprintf(".autoresume-%s", steps[i]);
 		(void) unlinkat(work_fd, m, 0);
@@ -729,40 +434,36 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
 	_cleanup_free_ char *owork = xasprintf("%s/overlay-work", b->work);
 	_cleanup_free_ char *root = xasprintf("%s/root", b->work);
-	_cleanup_free_ char *repo = xasprintf("/var/db/repos/%s", b->repo_name);
-	_cleanup_free_ char *script = xasprintf("/usr/share/zeolite/targets/%s.sh", b->target);
-	_cleanup_free_ char *pkgdir = NULL, *distdir = NULL;
-	char **env = build_env(b);
+	const char *repo = b->repo_dir, *script = b->script, *pkgdir = b->pkgcache_path, *distdir = b->distdir;
+	char **env = b->env;
 	int r = 0;
 
-	pkgdir = spec_get_string(b->spec, "pkgcache_path") ? xstrdup(spec_get_string(b->spec, "pkgcache_path"))
-							    : xasprintf("%s/packages/%s/%s", b->st->path, b->rel_type,
-									b->subarch);
-	distdir = xstrdup(b->cfg->distdir);
 	{
-		char *mk_argv[] = { "mkdir", "-p", pkgdir, distdir, upper, owork, root, NULL };
+		char *mk_argv[] = { "mkdir", "-p", (char *) pkgdir, (char *) distdir, upper, owork, root, NULL };
 		if (run_cmd(mk_argv) < 0) {
 			*ret_err = xasprintf("cannot create '%s' or '%s'", pkgdir, distdir);
-			strv_free(env);
 			return -EIO;
 		}
 	}
 	SandboxBind binds[] = {
-		{ .source = b->targets_dir, .target = "/usr/share/zeolite/targets", .read_only = true },
+		{ .source = b->targets_dir, .target = PLAN_TARGETS_DIR, .read_only = true },
 		{ .source = distdir, .target = "/var/cache/distfiles", .read_only = false },
 		{ .source = pkgdir, .target = "/var/cache/binpkgs", .read_only = false },
 	};
 
 	if (!step_done(work_fd, "populated")) {
 		r = populate_upper(b, upper, ret_err);
+		if (r >= 0)
+			r = host_files_in(b, upper, seed_tree, ret_err);
 		if (r < 0)
 			goto out;
 		if (b->autoresume)
 			(void) mark_step(work_fd, "populated");
 	}
 
-	for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
-		char *argv[] = { "/bin/sh", script, (char *) steps[i], NULL };
+	const char *const *steps = b->steps;
+	for (size_t i = 0; i < b->n_steps; i++) {
+		char *argv[] = { "/bin/sh", (char *) script, (char *) steps[i], NULL };
 		int status = 0, log_fd = -EBADF;
 		pid_t tee = 0;
 
@@ -791,6 +492,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			.argv = argv,
 			.envp = env,
 			.log_fd = log_fd,
+			.personality = b->arch.personality, /* catalyst's setarch */
 		};
 		r = sandbox_run(&sc, &status, ret_err);
 		close(log_fd);
@@ -813,8 +515,8 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 				goto out;
 		}
 	}
+	r = restore_upper(b, upper, seed_tree, ret_err);
 out:
-	strv_free(env);
 	return r;
 }
 
@@ -824,6 +526,13 @@ out:
  * one, read-only, in a private mount namespace of its own, and packs from
  * it; the mount dies with the child.
  */
+static void pack_note(const char *msg, void *userdata)
+{
+	const Build *b = userdata;
+
+	fprintf(stderr, "zeolite: builds/%s: %s\n", b->rel_type, msg);
+}
+
 static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
@@ -831,7 +540,7 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 	_cleanup_free_ char *opts = xasprintf("lowerdir=%s:%s", upper, seed_tree);
 	int p[2], status;
 	Buf err = { 0 };
-	pid_t pid;
+	pid_t parent = getpid(), pid;
 
 	pid = fork_with_pipe(p);
 	if (pid < 0)
@@ -840,11 +549,12 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 		_cleanup_free_ char *e = NULL;
 		_cleanup_close_ int root_fd = -EBADF, out_fd = -EBADF;
 		PackResult res = { 0 };
-		char *dot;
 		int q;
 
 		close(p[0]);
 		(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(1); /* zeolite died before the prctl: publish nothing */
 		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 			e = xasprintf("pack: private mount namespace: %m");
 			goto child_fail;
@@ -868,16 +578,13 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 			e = xasprintf("pack: builds/%s: %s", b->rel_type, strerror(-q));
 			goto child_fail;
 		}
-		/* pack_tree names the files <name>.<ext>; rename_regexp may have
-		 * changed the tarball's name: give it the name without ".tar.*". */
-		_cleanup_free_ char *base = xstrdup(b->out_name);
-		dot = strstr(base, ".tar");
-		if (dot && strcmp(dot + 1, pack_extension(b->compression)) == 0)
-			*dot = '\0';
 		PackRequest pr = {
 			.root_fd = root_fd,
 			.out_dir_fd = out_fd,
-			.name = base,
+			.name = b->name,
+			.tarball = b->out_name,
+			.note = pack_note,
+			.note_userdata = (void *) b,
 			.compression = b->compression,
 			.threads = b->threads,
 			.level = -1,
@@ -887,6 +594,10 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 		q = pack_tree(&pr, &res, &e);
 		if (q < 0)
 			goto child_fail;
+		/* Published: exit 0 whatever follows; a failed directory fsync
+		 * is a warning. */
+		if (res.warning)
+			fprintf(stderr, "zeolite: warning: builds/%s: %s\n", b->rel_type, res.warning);
 		pack_result_done(&res);
 		_exit(0);
 	child_fail:
@@ -969,36 +680,40 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 	return r;
 }
 
-static int build_one(const Config *cfg, const Store *st, const char *spec_path, const BuildOptions *o)
+/* 1. Everything about one spec is checked before anything happens: the
+ * spec, and every input it names (plan_make()).  Returns EXIT_OK, or
+ * EXIT_DATAERR with the problems printed. */
+static int prepare_one(const Config *cfg, const Store *st, const char *spec_path, Spec *spec, Build *b)
 {
-	_cleanup_(spec_done) Spec spec = { 0 };
-	_cleanup_(build_done) Build b = { 0 };
-	_cleanup_free_ char *err = NULL, *workrel = NULL;
-	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
-	CacheLease seed = CACHE_LEASE_INIT, snap = CACHE_LEASE_INIT;
+	_cleanup_free_ char *err = NULL;
 	Diags d = { 0 };
-	int64_t t0 = now_ms();
-	int r, ret = EXIT_OK;
+	int r;
 
-	/* 1. Everything is checked before anything happens. */
-	r = spec_load(spec_path, &spec, &d);
+	r = spec_load(spec_path, spec, &d);
 	if (r >= 0)
-		r = spec_validate(&spec, &d);
+		r = spec_validate(spec, &d);
 	if (print_diags(&d) != EXIT_OK || r < 0) {
 		diags_done(&d);
 		return EXIT_DATAERR;
 	}
 	diags_done(&d);
-	b = (Build) { .cfg = cfg, .spec = &spec, .st = st, .spec_path = spec_path };
-	r = resolve(&b, &err);
+	r = plan_make(cfg, st, spec, spec_path, b, &err);
 	if (r < 0) {
 		log_error("build: %s", err);
 		return EXIT_DATAERR;
 	}
-	if (o->dry_run) {
-		print_plan(&b);
-		return EXIT_OK;
-	}
+	return EXIT_OK;
+}
+
+/* 2-7 for one prepared build. */
+static int build_one(const Store *st, Build *bp, const BuildOptions *o)
+{
+	Build b = *bp; /* a shallow copy: BP keeps ownership */
+	_cleanup_free_ char *err = NULL, *workrel = NULL;
+	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
+	CacheLease seed = CACHE_LEASE_INIT, snap = CACHE_LEASE_INIT;
+	int64_t t0 = now_ms();
+	int r, ret = EXIT_OK;
 
 	/* 2. The build's own lock, before any expensive work. */
 	r = take_build_lock(&b, &lock_fd, &err);
@@ -1007,21 +722,35 @@ static int build_one(const Config *cfg, const Store *st, const char *spec_path, 
 		return r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	workrel = xasprintf("%s/%s", b.rel_type, b.name);
-	if (o->purge || o->purge_only) {
+	if (o->purge || o->purge_only || o->purge_tmp_only) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0)
 			(void) rm_rf_at(rel_fd, b.name);
 		log_info("build %s: work directory purged", b.name);
-		if (o->purge_only)
+		if (o->purge_only || o->purge_tmp_only)
 			return EXIT_OK;
+	}
+	/* A fresh build starts from a clean work directory, as catalyst clears
+	 * its chroot: only autoresume (without -a) may pick up what an earlier
+	 * run left (its overlay upper layer and step marks). */
+	if (o->clear_autoresume || !b.autoresume) {
+		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (rel_fd >= 0 && faccessat(rel_fd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			r = rm_rf_at(rel_fd, b.name);
+			if (r < 0) {
+				log_error("build %s: cannot clear the work directory '%s': %s", b.name, b.work,
+					  strerror(-r));
+				return EXIT_FAIL;
+			}
+			log_info("build %s: work directory cleared (%s)", b.name,
+				 b.autoresume ? "-a" : "no autoresume");
+		}
 	}
 	r = mkdir_p_at(st->tmp_fd, workrel, &work_fd);
 	if (r < 0) {
 		log_error("build %s: work directory '%s': %s", b.name, b.work, strerror(-r));
 		return EXIT_FAIL;
 	}
-	if (o->clear_autoresume || !b.autoresume)
-		clear_marks(work_fd);
 	test_point("build-locked");
 
 	/* 3-4. The snapshot and the seed, shared through the cache. */
@@ -1033,6 +762,23 @@ static int build_one(const Config *cfg, const Store *st, const char *spec_path, 
 	r = acquire_tree(&b, CACHE_SEEDS, b.seed_path, b.seed_name, &seed, &err);
 	if (r < 0)
 		goto fail;
+	/* The seed's make.conf: catalyst keeps its flags and CHOST (plan.h). */
+	{
+		_cleanup_close_ int tree_fd = open(seed.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+
+		if (tree_fd < 0 ||
+		    read_file_at(tree_fd, "etc/portage/make.conf", 1024 * 1024, &text, &len) < 0)
+			text = NULL;
+		r = plan_set_seed_make_conf(&b, text, &err);
+		bp->make_conf_build = b.make_conf_build;
+		bp->make_conf_shipped = b.make_conf_shipped;
+		if (r < 0) {
+			r = -EBADMSG;
+			goto fail;
+		}
+	}
 	test_point("inputs-ready");
 	log_info("build %s: seed %s (%s), snapshot %s (%s); start after %" PRId64 " ms", b.name, b.seed_name,
 		 cache_action_name(seed.action), b.snapshot_name,
@@ -1081,31 +827,98 @@ fail:
 	return ret;
 }
 
+/*
+ * Every spec named is loaded, validated and resolved (its seed, snapshot and
+ * every path) before the first lock, unpack or write: one bad spec of many
+ * is exit 65 with nothing done (issue 10 item 5).  Then the builds run in
+ * order; the first failure's exit status is returned, the others still run.
+ */
+static int build_all(const Config *cfg, const Store *st, int n, char **paths, const BuildOptions *o)
+{
+	Spec *specs = calloc((size_t) n, sizeof(Spec));
+	Build *builds = calloc((size_t) n, sizeof(Build));
+	int ret = EXIT_OK, bad = 0;
+
+	if (!specs || !builds)
+		die_oom();
+	for (int i = 0; i < n; i++)
+		if (prepare_one(cfg, st, paths[i], &specs[i], &builds[i]) != EXIT_OK)
+			bad++;
+	if (bad) {
+		if (n > 1)
+			log_error("build: %d of %d specs are not valid; nothing was built", bad, n);
+		ret = EXIT_DATAERR;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		int r;
+		if (o->dry_run) {
+			if (arg_json) {
+				Buf j = { 0 };
+				plan_to_json(&builds[i], &j);
+				printf("%s\n", j.data);
+				buf_done(&j);
+			} else
+				plan_print_text(&builds[i], stdout);
+			continue;
+		}
+		r = build_one(st, &builds[i], o);
+		if (r != EXIT_OK && ret == EXIT_OK)
+			ret = r;
+	}
+out:
+	for (int i = 0; i < n; i++) {
+		plan_done(&builds[i]);
+		spec_done(&specs[i]);
+	}
+	free(builds);
+	free(specs);
+	return ret;
+}
+
 int cmd_build(int argc, char **argv)
 {
+	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1 };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "clear-autoresume", no_argument, NULL, 'a' },
 		{ "purge", no_argument, NULL, 'p' },
 		{ "purgeonly", no_argument, NULL, 'P' },
+		{ "purgetmponly", no_argument, NULL, 'T' },
+		{ "fetchonly", no_argument, NULL, 'F' },
+		{ "enter-chroot", no_argument, NULL, OPT_ENTER_CHROOT },
+		{ "file", required_argument, NULL, 'f' },
+		{ "json", no_argument, NULL, 'j' },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
 	_cleanup_(store_close) Store st = STORE_INIT;
+	_cleanup_free_ char **specs = NULL;
+	size_t n_specs = 0;
 	BuildOptions o = { 0 };
-	int c, r, ret = EXIT_OK;
+	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hnapP", options, NULL)) != -1) {
+	specs = xcalloc((size_t) argc + 1, sizeof(char *));
+	command_getopt_reset();
+	while ((c = command_getopt(argc, argv, "build", COMMAND_SHORT_OPTS "hnapPTFf:", options)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("Usage: zeolite build [--dry-run] [-a] [-p|-P] SPEC...\n\n"
-			       "Build the stage each SPEC describes (catalyst -f SPEC).\n\n"
+			printf("Usage: zeolite build [OPTIONS] SPEC...\n\n"
+			       "Build the stage each SPEC describes (catalyst -f SPEC).  Options and\n"
+			       "SPECs may come in any order; \"--\" ends the options.\n\n"
 			       "  -n, --dry-run            resolve every input and print the plan\n"
+			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md)\n"
 			       "  -a, --clear-autoresume   start over even with options = [\"autoresume\"]\n"
 			       "  -p, --purge              remove the work directory first\n"
-			       "  -P, --purgeonly          only remove the work directory\n");
+			       "  -P, --purgeonly          only remove the work directory\n"
+			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
+			       "                           the autoresume marks)\n"
+			       "  -F, --fetchonly          refused: not supported yet\n"
+			       "      --enter-chroot       refused: not supported yet\n"
+			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n\n"
+			       "The global options (zeolite --help) are accepted here too.\n");
 			return EXIT_OK;
 		case 'n':
 			o.dry_run = true;
@@ -1119,19 +932,36 @@ int cmd_build(int argc, char **argv)
 		case 'P':
 			o.purge_only = true;
 			break;
+		case 'T':
+			o.purge_tmp_only = true;
+			break;
+		case 'F':
+			o.fetch_only = true;
+			break;
+		case OPT_ENTER_CHROOT:
+			o.enter_chroot = true;
+			break;
+		case 'f':
+			specs[n_specs++] = optarg;
+			break;
+		case 'j':
+			arg_json = true;
+			break;
 		default:
-			return usage_error("build: bad option");
+			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc)
-		return usage_error("build: no spec file given");
+	for (int i = optind; i < argc; i++)
+		specs[n_specs++] = argv[i];
+	if (n_specs == 0)
+		return command_usage_error("build", "no spec file given");
+	/* Never ignored: refused until the executor can do them. */
+	if (o.fetch_only)
+		return command_usage_error("build", "-F/--fetchonly is not supported yet; nothing was done");
+	if (o.enter_chroot)
+		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
-	for (int i = optind; i < argc; i++) {
-		r = build_one(&cfg, &st, argv[i], &o);
-		if (r != EXIT_OK && ret == EXIT_OK)
-			ret = r;
-	}
-	return ret;
+	return build_all(&cfg, &st, (int) n_specs, specs, &o);
 }

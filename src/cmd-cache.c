@@ -49,6 +49,7 @@ int cmd_snapshot(int argc, char **argv)
 		{ "git-dir", required_argument, NULL, OPT_GIT_DIR },
 		{ "repo-name", required_argument, NULL, OPT_REPO_NAME },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
@@ -57,8 +58,8 @@ int cmd_snapshot(int argc, char **argv)
 	SnapshotRequest req = { .format = SNAPSHOT_SQFS };
 	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	command_getopt_reset();
+	while ((c = command_getopt(argc, argv, "snapshot", COMMAND_SHORT_OPTS "h", options)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: zeolite snapshot [--git-dir DIR | --repo DIR] [--repo-name NAME]\n"
@@ -66,7 +67,8 @@ int cmd_snapshot(int argc, char **argv)
 			       "Make snapshots/<repo_name>-<id>.<ext> of an ebuild repository: a git\n"
 			       "repository at TREEISH (default HEAD; the id is the commit), or a plain\n"
 			       "directory (--repo; the id is a digest of its content).  The git\n"
-			       "repository defaults to the config's repo_basedir/repo_name.\n"
+			       "repository (any git-treeish) defaults to catalyst 4's bare\n"
+			       "repos_storedir/<repo_name>.git, else repo_basedir/repo_name.\n"
 			       "Prints the snapshot's file name; an existing snapshot is left alone.\n");
 			return EXIT_OK;
 		case OPT_REPO:
@@ -80,19 +82,19 @@ int cmd_snapshot(int argc, char **argv)
 			break;
 		case OPT_FORMAT:
 			if (snapshot_format_from_string(optarg, &req.format) < 0)
-				return usage_error("snapshot: unknown --format '%s' (sqfs, tar.xz or tar.zst)",
+				return command_usage_error("snapshot", "unknown --format '%s' (sqfs, tar.xz or tar.zst)",
 						   optarg);
 			break;
 		default:
-			return usage_error("snapshot: bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)
-		return usage_error("snapshot: at most one TREEISH");
+		return command_usage_error("snapshot", "at most one TREEISH");
 	if (optind < argc)
 		req.treeish = argv[optind];
 	if (req.plain_dir && (req.git_dir || req.treeish))
-		return usage_error("snapshot: --repo takes a plain directory; no --git-dir or TREEISH with it");
+		return command_usage_error("snapshot", "--repo takes a plain directory; no --git-dir or TREEISH with it");
 
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
@@ -100,7 +102,15 @@ int cmd_snapshot(int argc, char **argv)
 	if (!req.repo_name)
 		req.repo_name = cfg.repo_name;
 	if (!req.plain_dir && !req.git_dir) {
-		git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+		/* catalyst 4's bare repository, else the ebuild repository
+		 * checked out in repo_basedir. */
+		struct stat sb;
+
+		git_default = xasprintf("%s/%s.git", cfg.repos_storedir, req.repo_name);
+		if (stat(git_default, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			free(git_default);
+			git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+		}
 		req.git_dir = git_default;
 	}
 
@@ -108,6 +118,15 @@ int cmd_snapshot(int argc, char **argv)
 	if (r < 0) {
 		log_error("snapshot: %s", err ? err : strerror(-r));
 		return exit_status_for(r);
+	}
+	if (req.git_dir) {
+		/* catalyst's line; catalyst-auto reads the commit from it (on
+		 * stdout with -s; on stderr for `zeolite snapshot`, whose
+		 * stdout is the name alone). */
+		size_t n = strlen(req.repo_name);
+		if (strncmp(name, req.repo_name, n) == 0 && name[n] == '-' && strlen(name + n + 1) > 40)
+			fprintf(arg_catalyst_alias ? stdout : stderr, "Creating %s tree snapshot %.40s from %s\n",
+				req.repo_name, name + n + 1, req.git_dir);
 	}
 	if (r == 0)
 		log_info("snapshot '%s' already exists", name);
@@ -227,6 +246,7 @@ int cmd_prepare(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hold", no_argument, NULL, 'H' },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
@@ -245,8 +265,8 @@ int cmd_prepare(int argc, char **argv)
 			cmd = argv + i + 1;
 			break;
 		}
-	optind = 1;
-	while ((c = getopt_long(nopts, argv, "h", options, NULL)) != -1) {
+	command_getopt_reset();
+	while ((c = command_getopt(nopts, argv, "prepare", COMMAND_SHORT_OPTS "h", options)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: zeolite prepare [--json] SNAPSHOT\n"
@@ -266,17 +286,17 @@ int cmd_prepare(int argc, char **argv)
 			hold = true;
 			break;
 		default:
-			return usage_error("prepare: bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= nopts)
-		return usage_error("prepare: no SNAPSHOT given");
+		return command_usage_error("prepare", "no SNAPSHOT given");
 	if (optind + 1 < nopts)
-		return usage_error("prepare: one SNAPSHOT at a time");
+		return command_usage_error("prepare", "one SNAPSHOT at a time");
 	if (hold && (!cmd || !*cmd))
-		return usage_error("prepare: --hold needs SNAPSHOT -- COMMAND");
+		return command_usage_error("prepare", "--hold needs SNAPSHOT -- COMMAND");
 	if (!hold && cmd)
-		return usage_error("prepare: a COMMAND needs --hold");
+		return command_usage_error("prepare", "a COMMAND needs --hold");
 
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
@@ -467,14 +487,15 @@ int cmd_status(int argc, char **argv)
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
 	_cleanup_(store_close) Store st = STORE_INIT;
 	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	command_getopt_reset();
+	while ((c = command_getopt(argc, argv, "status", COMMAND_SHORT_OPTS "h", options)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: zeolite status [--json]\n\n"
@@ -485,11 +506,11 @@ int cmd_status(int argc, char **argv)
 			arg_json = true;
 			break;
 		default:
-			return usage_error("status: bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
-		return usage_error("status: takes no arguments");
+		return command_usage_error("status", "takes no arguments");
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
@@ -531,6 +552,7 @@ int cmd_gc(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
@@ -539,8 +561,8 @@ int cmd_gc(int argc, char **argv)
 	unsigned long v;
 	int c, r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hn", options, NULL)) != -1) {
+	command_getopt_reset();
+	while ((c = command_getopt(argc, argv, "gc", COMMAND_SHORT_OPTS "hn", options)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: zeolite gc [--keep N] [--dry-run]\n\n"
@@ -550,18 +572,18 @@ int cmd_gc(int argc, char **argv)
 			return EXIT_OK;
 		case 'k':
 			if (parse_ulong(optarg, &v) < 0 || v > UINT_MAX)
-				return usage_error("gc: --keep: '%s' is not a number", optarg);
+				return command_usage_error("gc", "--keep: '%s' is not a number", optarg);
 			o.keep = (unsigned) v;
 			break;
 		case 'n':
 			o.dry_run = true;
 			break;
 		default:
-			return usage_error("gc: bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
-		return usage_error("gc: takes no arguments");
+		return command_usage_error("gc", "takes no arguments");
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;

@@ -15,6 +15,10 @@
 
 #define CONFIG_DEFAULT_PATH "/etc/zeolite/zeolite.conf"
 #define CONFIG_DEFAULT_STOREDIR "/var/tmp/zeolite"
+/* Read when there is no CONFIG_DEFAULT_PATH and no -c; a catalyst.conf
+ * that sets no storedir means catalyst's default store. */
+#define CONFIG_CATALYST_PATH "/etc/catalyst/catalyst.conf"
+#define CATALYST_DEFAULT_STOREDIR "/var/tmp/catalyst"
 /* Built-in lock_timeout in seconds (DESIGN.md G4: finite, documented). */
 #define CONFIG_DEFAULT_LOCK_TIMEOUT 3600UL
 /* catalyst's sharedir is /usr/share/catalyst; ours holds the targets. */

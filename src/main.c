@@ -12,12 +12,15 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build-config.h"
 
 /* getopt letters of the catalyst aliases below (each takes an argument). */
 #define ALIAS_OPTS "f:s:S:"
+/* catalyst's build flags, accepted before -f and handed to build. */
+#define BUILD_FLAG_OPTS "apPTF"
 
 /* Global options (DESIGN.md §5). */
 static char **arg_configs;
@@ -27,30 +30,7 @@ static long arg_lock_timeout = -1; /* seconds; -1: not given */
 bool arg_json;
 int arg_verbose;
 bool arg_quiet;
-
-void log_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("zeolite: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void log_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (arg_quiet)
-		return;
-	fputs("zeolite: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
+bool arg_catalyst_alias;
 
 int usage_error(const char *fmt, ...)
 {
@@ -64,13 +44,145 @@ int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int command_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "zeolite: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'zeolite %s --help' for more information.\n", cmd);
+	return EXIT_USAGE;
+}
+
+static bool log_level_explicit;
+
+/* The options every command takes (main.h).  Returns 0 when C was one and
+ * was applied, 1 when C is not a global option, EXIT_USAGE (message
+ * printed, for CMD or for zeolite itself when CMD is NULL) on a bad
+ * argument. */
+static int global_option(const char *cmd, int c, const char *arg)
+{
+	unsigned long v;
+	LogLevel l;
+	int r;
+
+	switch (c) {
+	case 'c':
+		xgrow(&arg_configs, &arg_cap_configs, arg_n_configs + 1, sizeof(char *));
+		arg_configs[arg_n_configs++] = (char *) arg;
+		return 0;
+	case OPT_GLOBAL_STOREDIR:
+		arg_storedir = arg;
+		return 0;
+	case OPT_GLOBAL_LOCK_TIMEOUT:
+		if (parse_ulong(arg, &v) < 0 || v > INT_MAX / 1000)
+			return cmd ? command_usage_error(cmd, "--lock-timeout: '%s' is not a number of seconds", arg)
+				   : usage_error("--lock-timeout: '%s' is not a number of seconds", arg);
+		arg_lock_timeout = (long) v;
+		return 0;
+	case 'd':
+		if (!log_level_explicit)
+			log_set_level(LOG_LEVEL_DEBUG);
+		return 0;
+	case 'v':
+		arg_verbose++;
+		return 0;
+	case 'q':
+		arg_quiet = true;
+		if (!log_level_explicit && log_get_level() > LOG_LEVEL_WARNING)
+			log_set_level(LOG_LEVEL_WARNING);
+		return 0;
+	case 'V':
+		printf("%s\n", PACKAGE_STRING);
+		exit(EXIT_OK);
+	case OPT_GLOBAL_LOG_LEVEL:
+		if (log_level_from_string(arg, &l) < 0)
+			return cmd ? command_usage_error(cmd, "--log-level: '%s' is not one of critical, error, "
+						     "warning, notice, info, debug", arg)
+				   : usage_error("--log-level: '%s' is not one of critical, error, warning, "
+						 "notice, info, debug", arg);
+		log_set_level(l);
+		log_level_explicit = true;
+		return 0;
+	case OPT_GLOBAL_LOG_FILE:
+		r = log_set_file(arg);
+		if (r < 0) {
+			fprintf(stderr, "zeolite: --log-file '%s': %s\n", arg, strerror(-r));
+			exit(EXIT_FAIL);
+		}
+		return 0;
+	case OPT_GLOBAL_COLOR:
+		log_set_color(1);
+		return 0;
+	case OPT_GLOBAL_NOCOLOR:
+		log_set_color(0);
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int bad_option(const char *cmd, char **argv)
+{
+	char shortopt[3] = { '-', (char) optopt, 0 };
+	const char *what = optopt ? shortopt : argv[optind - 1];
+
+	return cmd ? command_usage_error(cmd, "unknown option '%s'", what) : usage_error("unknown option '%s'", what);
+}
+
+static int missing_argument(const char *cmd, char **argv)
+{
+	char shortopt[3] = { '-', (char) optopt, 0 };
+	const char *what = argv[optind - 1];
+
+	/* "-l" clustered as "-xl": name the letter, not the cluster. */
+	if (optopt && optopt < CHAR_MAX + 1 && !(what[0] == '-' && what[1] == '-'))
+		what = shortopt;
+	return cmd ? command_usage_error(cmd, "option '%s' needs an argument", what)
+		   : usage_error("option '%s' needs an argument", what);
+}
+
+void command_getopt_reset(void)
+{
+	/* glibc only resets its internal state (the permutation, the
+	 * position inside a cluster of short options) on optind = 0. */
+	optind = 0;
+	opterr = 0;
+}
+
+int command_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts)
+{
+	for (;;) {
+		int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		int r;
+
+		if (c == -1)
+			return -1;
+		if (c == '?') {
+			(void) bad_option(cmd, argv);
+			return COMMAND_GETOPT_USAGE;
+		}
+		if (c == ':') {
+			(void) missing_argument(cmd, argv);
+			return COMMAND_GETOPT_USAGE;
+		}
+		r = global_option(cmd, c, optarg);
+		if (r == 1)
+			return c;
+		if (r != 0)
+			return COMMAND_GETOPT_USAGE;
+	}
+}
+
 int print_diags(const Diags *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		if (d->v[i].warning)
-			fprintf(stderr, "zeolite: warning: %s\n", d->v[i].msg);
+			log_warning("warning: %s", d->v[i].msg);
 		else
-			fprintf(stderr, "zeolite: %s\n", d->v[i].msg);
+			log_error("%s", d->v[i].msg);
 	}
 	return d->n_errors ? EXIT_DATAERR : EXIT_OK;
 }
@@ -82,9 +194,25 @@ int load_config(Config *c)
 
 	config_init(c);
 	if (arg_n_configs == 0) {
-		r = config_load(c, CONFIG_DEFAULT_PATH, &d);
-		if (r == -ENOENT)
-			r = 0;
+		/* The search order (zeolite(1) FILES): /etc/zeolite/zeolite.conf,
+		 * else catalyst's /etc/catalyst/catalyst.conf, whose storedir
+		 * defaults to catalyst's /var/tmp/catalyst.  The test suite
+		 * redirects /etc with ZEOLITE_TEST_SYSCONFDIR. */
+		const char *etc = getenv("ZEOLITE_TEST_SYSCONFDIR");
+		_cleanup_free_ char *zconf = xasprintf("%s/zeolite/zeolite.conf", etc ? etc : "/etc");
+		_cleanup_free_ char *cconf = xasprintf("%s/catalyst/catalyst.conf", etc ? etc : "/etc");
+
+		r = config_load(c, zconf, &d);
+		if (r == -ENOENT && d.n_errors == 0) {
+			free(c->storedir);
+			c->storedir = xstrdup(CATALYST_DEFAULT_STOREDIR);
+			r = config_load(c, cconf, &d);
+			if (r == -ENOENT && d.n_errors == 0) {
+				free(c->storedir);
+				c->storedir = xstrdup(CONFIG_DEFAULT_STOREDIR);
+				r = 0;
+			}
+		}
 	} else {
 		r = 0;
 		for (size_t i = 0; i < arg_n_configs && r >= 0; i++) {
@@ -94,6 +222,12 @@ int load_config(Config *c)
 					  strerror(-r));
 		}
 	}
+	/* --storedir before the %(storedir)s substitution, so that
+	 * repos_storedir and the like follow it. */
+	if (r >= 0 && arg_storedir) {
+		free(c->storedir);
+		c->storedir = xstrdup(arg_storedir);
+	}
 	if (r >= 0)
 		r = config_finish(c, &d);
 	if (print_diags(&d) != EXIT_OK || r < 0) {
@@ -101,10 +235,6 @@ int load_config(Config *c)
 		return EXIT_DATAERR;
 	}
 	diags_done(&d);
-	if (arg_storedir) {
-		free(c->storedir);
-		c->storedir = xstrdup(arg_storedir);
-	}
 	return EXIT_OK;
 }
 
@@ -147,13 +277,14 @@ static int cmd_check(int argc, char **argv)
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		GLOBAL_LONG_OPTIONS,
 		{}
 	};
 	_cleanup_(config_done) Config cfg = { 0 };
 	int c, r, ret = EXIT_OK;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+	command_getopt_reset();
+	while ((c = command_getopt(argc, argv, "check", COMMAND_SHORT_OPTS "h", options)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: zeolite check [--json] SPEC...\n\n"
@@ -166,11 +297,11 @@ static int cmd_check(int argc, char **argv)
 			arg_json = true;
 			break;
 		default:
-			return usage_error("check: bad option");
+			return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
-		return usage_error("check: no spec file given");
+		return command_usage_error("check", "no spec file given");
 
 	r = load_config(&cfg);
 	if (r != EXIT_OK)
@@ -220,9 +351,9 @@ static const struct {
 	const char *command;
 	const char *help;
 } aliases[] = {
-	{ 'f', "build", "SPEC       same as: build SPEC" },
-	{ 's', "snapshot", "TREEISH    same as: snapshot TREEISH" },
-	{ 'S', "prepare", "SNAPSHOT   same as: prepare SNAPSHOT" },
+	{ 'f', "build", "-f, --file SPEC           same as: build SPEC" },
+	{ 's', "snapshot", "-s, --snapshot TREEISH    same as: snapshot TREEISH (any git-treeish)" },
+	{ 'S', "prepare", "-S SNAPSHOT               same as: prepare SNAPSHOT" },
 };
 
 static bool command_alias(int c, const char **ret)
@@ -251,16 +382,30 @@ static void help(void)
 	       "                            (0: do not wait; default %lu)\n"
 	       "      --json                machine-readable output\n"
 	       "  -v, --verbose             say more\n"
-	       "  -q, --quiet               say less\n"
+	       "  -q, --quiet               say less (--log-level warning)\n"
+	       "  -d, --debug               --log-level debug\n"
+	       "      --log-level LEVEL     critical, error, warning, notice, info (default)\n"
+	       "                            or debug\n"
+	       "      --log-file FILE       messages to FILE instead of stderr (errors to both)\n"
+	       "      --color, --nocolor    colour the level of errors and warnings always,\n"
+	       "                            never (default: when stderr is a terminal)\n"
 	       "  -h, --help                show this help\n"
 	       "  -V, --version             show the version\n"
 	       "\nExit status: 0 success, 1 a build or step failed, 64 usage error,\n"
 	       "65 bad input (spec, config, archive, store), 75 gave up waiting for a lock.\n"
 	       "See zeolite(1) and zeolite-spec(5).\n",
 	       CONFIG_DEFAULT_LOCK_TIMEOUT);
-	printf("\ncatalyst's options are accepted as aliases:\n");
+	printf("\ncatalyst's options are accepted as aliases, in catalyst's positions\n"
+	       "(the options above before or after them):\n");
 	for (size_t i = 0; i < ELEMENTSOF(aliases); i++)
-		printf("  -%c %s\n", aliases[i].opt, aliases[i].help);
+		printf("  %s\n", aliases[i].help);
+	printf("  -a, --clear-autoresume    with -f: build -a\n"
+	       "  -p, --purge               with -f: build -p\n"
+	       "  -P, --purgeonly           with -f: build -P\n"
+	       "  -T, --purgetmponly        with -f: build -T\n"
+	       "  -F, --fetchonly           with -f: build -F\n"
+	       "      --enter-chroot        with -f: build --enter-chroot\n"
+	       "  -c, --configs FILE        same as --config\n");
 }
 
 static const Command *find_command(const char *name)
@@ -278,88 +423,122 @@ static void free_configs(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STOREDIR = CHAR_MAX + 1, OPT_LOCK_TIMEOUT, OPT_JSON };
+	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1, OPT_JSON };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "storedir", required_argument, NULL, OPT_STOREDIR },
-		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
+		GLOBAL_LONG_OPTIONS,
+		/* catalyst's build flags (handed to build) */
+		{ "clear-autoresume", no_argument, NULL, 'a' },
+		{ "purge", no_argument, NULL, 'p' },
+		{ "purgeonly", no_argument, NULL, 'P' },
+		{ "purgetmponly", no_argument, NULL, 'T' },
+		{ "fetchonly", no_argument, NULL, 'F' },
+		{ "enter-chroot", no_argument, NULL, OPT_ENTER_CHROOT },
+		/* catalyst's commands */
+		{ "file", required_argument, NULL, 'f' },
+		{ "snapshot", required_argument, NULL, 's' },
 		{}
 	};
 	const char *alias = NULL;
 	const Command *cmd;
-	unsigned long v;
-	int c;
+	char **forward;
+	size_t n_forward = 0;
+	int c, r;
 
 	atexit(free_configs);
+	forward = xcalloc((size_t) argc + 1, sizeof(char *));
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:hVc:vq" ALIAS_OPTS, options, NULL)) != -1) {
+	optind = 0;
+	/* "+": the first operand is the command, and what follows it is the
+	 * command's to parse. */
+	while ((c = getopt_long(argc, argv, "+:hc:dvqV" BUILD_FLAG_OPTS ALIAS_OPTS, options,
+				NULL)) != -1) {
 		switch (c) {
 		case 'h':
 			help();
+			free(forward);
 			return EXIT_OK;
-		case 'V':
-			printf("%s\n", PACKAGE_STRING);
-			return EXIT_OK;
-		case 'c':
-			xgrow(&arg_configs, &arg_cap_configs, arg_n_configs + 1, sizeof(char *));
-			arg_configs[arg_n_configs++] = optarg;
-			break;
-		case OPT_STOREDIR:
-			arg_storedir = optarg;
-			break;
-		case OPT_LOCK_TIMEOUT:
-			if (parse_ulong(optarg, &v) < 0 || v > INT_MAX / 1000)
-				return usage_error("--lock-timeout: '%s' is not a number of seconds", optarg);
-			arg_lock_timeout = (long) v;
-			break;
 		case OPT_JSON:
 			arg_json = true;
 			break;
-		case 'v':
-			arg_verbose++;
-			break;
-		case 'q':
-			arg_quiet = true;
+		case 'a':
+		case 'p':
+		case 'P':
+		case 'T':
+		case 'F':
+		case OPT_ENTER_CHROOT:
+			forward[n_forward++] = c == OPT_ENTER_CHROOT ? "--enter-chroot"
+					       : c == 'a' ? "-a" : c == 'p' ? "-p" : c == 'P' ? "-P"
+					       : c == 'T' ? "-T" : "-F";
 			break;
 		case '?':
-			if (optopt)
-				return usage_error("unknown option '-%c'", optopt);
-			return usage_error("unknown option '%s'", argv[optind - 1]);
+			free(forward);
+			return bad_option(NULL, argv);
 		case ':':
-			return usage_error("option '%s' needs an argument", argv[optind - 1]);
+			free(forward);
+			return missing_argument(NULL, argv);
 		default:
 			if (command_alias(c, &alias))
 				goto dispatch_alias;
-			return usage_error("unknown option");
+			r = global_option(NULL, c, optarg);
+			if (r != 0) {
+				free(forward);
+				return r == 1 ? usage_error("unknown option") : r;
+			}
 		}
 	}
 
-	if (optind >= argc)
-		return usage_error("no command given");
+	if (optind >= argc) {
+		r = n_forward ? usage_error("'%s' needs -f SPEC or a command", forward[0])
+			      : usage_error("no command given");
+		free(forward);
+		return r;
+	}
 	cmd = find_command(argv[optind]);
-	if (!cmd)
+	if (!cmd) {
+		free(forward);
 		return usage_error("unknown command '%s'", argv[optind]);
-	return cmd->run(argc - optind, argv + optind);
+	}
+	if (n_forward == 0) {
+		free(forward);
+		return cmd->run(argc - optind, argv + optind);
+	}
+	{
+		/* zeolite -a build SPEC: the build flags go to the command. */
+		int n = argc - optind + (int) n_forward;
+		char **nv = xcalloc((size_t) n + 1, sizeof(char *));
+
+		nv[0] = argv[optind];
+		for (size_t i = 0; i < n_forward; i++)
+			nv[1 + i] = forward[i];
+		for (int i = optind + 1; i < argc; i++)
+			nv[i - optind + (int) n_forward] = argv[i];
+		free(forward);
+		r = cmd->run(n, nv);
+		free(nv);
+		return r;
+	}
 
 dispatch_alias:
-	/* catalyst habits: -f SPEC, -s TREEISH, -S SNAPSHOT.  The alias's
-	 * argument becomes the command's first operand; remaining arguments
-	 * follow it. */
+	/* catalyst habits: -f SPEC, -s TREEISH, -S SNAPSHOT.  The command gets
+	 * the build flags seen so far, then the alias's argument as its first
+	 * operand, then the remaining arguments (options among them are the
+	 * command's to parse, global ones included). */
 	{
-		cmd = find_command(alias);
-		int n = argc - optind + 2;
+		int n = argc - optind + 2 + (int) n_forward;
 		char **nv = xcalloc((size_t) n + 1, sizeof(char *));
-		int r;
+		int k = 0;
 
-		nv[0] = (char *) alias;
-		nv[1] = optarg;
+		cmd = find_command(alias);
+		arg_catalyst_alias = true;
+		nv[k++] = (char *) alias;
+		for (size_t i = 0; i < n_forward; i++)
+			nv[k++] = forward[i];
+		nv[k++] = optarg;
 		for (int i = optind; i < argc; i++)
-			nv[i - optind + 2] = argv[i];
+			nv[k++] = argv[i];
+		free(forward);
 		r = cmd->run(n, nv);
 		free(nv);
 		return r;

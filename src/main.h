@@ -8,21 +8,65 @@
 
 #include "cache.h"
 #include "config.h"
+#include "log.h"
 #include "unpack.h"
 #include "spec.h"
 #include "store.h"
 #include "util.h"
 
+#include <getopt.h>
+
 extern bool arg_json;
 extern int arg_verbose;
 extern bool arg_quiet;
+/* Run through a catalyst alias (-f, -s, -S): print what catalyst prints. */
+extern bool arg_catalyst_alias;
 
-/* "zeolite: MESSAGE" on stderr. */
-void log_error(const char *fmt, ...) _printf_(1, 2);
-/* The same, unless --quiet. */
-void log_info(const char *fmt, ...) _printf_(1, 2);
 /* Print the message and "Try 'zeolite --help'"; returns EXIT_USAGE. */
 int usage_error(const char *fmt, ...) _printf_(1, 2);
+/* The same for command CMD: "zeolite: CMD: MESSAGE" and "Try 'zeolite CMD
+ * --help'". */
+int command_usage_error(const char *cmd, const char *fmt, ...) _printf_(2, 3);
+
+/*
+ * Option parsing shared by every command.  Options and operands may come
+ * in any order (getopt_long permuting; "--" ends the options), and the
+ * global options below are accepted after the command too, so that
+ * catalyst's `-f SPEC -c CONF` works.  A command's short option string
+ * starts with COMMAND_SHORT_OPTS and its long option table includes
+ * GLOBAL_LONG_OPTIONS; its loop calls command_getopt(), which handles the
+ * global options itself and returns the command's own ones (or -1 at the
+ * end).  On a bad option it prints "zeolite: CMD: unknown option 'X'" and
+ * "Try 'zeolite CMD --help'" and returns COMMAND_GETOPT_USAGE; the caller
+ * returns EXIT_USAGE.  A bad argument to a global option likewise.
+ */
+enum {
+	OPT_GLOBAL_STOREDIR = 0x1000,
+	OPT_GLOBAL_LOCK_TIMEOUT,
+	OPT_GLOBAL_JSON,
+	OPT_GLOBAL_LOG_LEVEL,
+	OPT_GLOBAL_LOG_FILE,
+	OPT_GLOBAL_COLOR,
+	OPT_GLOBAL_NOCOLOR,
+	COMMAND_GETOPT_USAGE = -2,
+};
+#define COMMAND_SHORT_OPTS ":c:dvqV"
+#define GLOBAL_LONG_OPTIONS                                                       \
+	{ "config", required_argument, NULL, 'c' },                               \
+	{ "configs", required_argument, NULL, 'c' },                              \
+	{ "storedir", required_argument, NULL, OPT_GLOBAL_STOREDIR },             \
+	{ "lock-timeout", required_argument, NULL, OPT_GLOBAL_LOCK_TIMEOUT },     \
+	{ "debug", no_argument, NULL, 'd' },                                      \
+	{ "verbose", no_argument, NULL, 'v' },                                    \
+	{ "quiet", no_argument, NULL, 'q' },                                      \
+	{ "version", no_argument, NULL, 'V' },                                    \
+	{ "log-level", required_argument, NULL, OPT_GLOBAL_LOG_LEVEL },           \
+	{ "log-file", required_argument, NULL, OPT_GLOBAL_LOG_FILE },             \
+	{ "color", no_argument, NULL, OPT_GLOBAL_COLOR },                         \
+	{ "nocolor", no_argument, NULL, OPT_GLOBAL_NOCOLOR }
+int command_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts);
+/* Start a command's option scan: a full reset of getopt (optind = 0). */
+void command_getopt_reset(void);
 /* Print diagnostics; EXIT_DATAERR if any is an error, else EXIT_OK. */
 int print_diags(const Diags *d);
 /* Load the config files given with -c (or the default one) and apply

@@ -68,6 +68,7 @@
 #include <sys/xattr.h>
 #include <time.h>
 
+#include "output.h"
 #include "pack.h"
 
 #define PACK_BUF_SIZE (4u << 20)
@@ -174,99 +175,36 @@ static const EVP_MD *digest_lookup(const char *name)
 
 /* ---- output files ---- */
 
+/* A file of the output set, made under its final name in the stage
+ * directory (see output.h); only the stage's commit makes it visible. */
 typedef struct OutFile {
 	int fd;
-	char *tmp;   /* the named temporary file, NULL for an O_TMPFILE */
-	char *final; /* name under the output directory */
+	int stage_fd; /* where it was made, -EBADF before */
+	char *final;  /* name in the stage and, once committed, in the output directory */
 } OutFile;
 
-static char *random_suffix(void)
+static int out_open(int stage_fd, const char *final, OutFile *f)
 {
-	uint64_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
-	return xasprintf("%016llx", (unsigned long long)r);
-}
-
-static int out_open(int dir_fd, const char *final, OutFile *f)
-{
-	*f = (OutFile) { .fd = -EBADF, .final = xstrdup(final) };
-	f->fd = openat(dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-	if (f->fd < 0) {
-		_cleanup_free_ char *rnd = NULL;
-
-		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-			return -errno;
-		rnd = random_suffix();
-		f->tmp = xasprintf(".tmp.%s.%s", final, rnd);
-		f->fd = openat(dir_fd, f->tmp,
-			       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (f->fd < 0) {
-			int r = -errno;
-			free(f->tmp);
-			f->tmp = NULL;
-			return r;
-		}
-	}
+	*f = (OutFile) { .fd = -EBADF, .stage_fd = -EBADF, .final = xstrdup(final) };
+	f->fd = openat(stage_fd, final, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (f->fd < 0)
+		return -errno;
+	f->stage_fd = stage_fd;
 	if (fchmod(f->fd, 0644) < 0)
 		return -errno;
 	return 0;
 }
 
-/* Remove the temporary file (if any) and forget F. */
-static void out_discard(int dir_fd, OutFile *f)
+/* Close F and forget it (the stage's abort removes the file). */
+static void out_discard(OutFile *f)
 {
 	int saved = errno;
 
 	if (f->fd >= 0)
 		close(f->fd);
-	f->fd = -EBADF;
-	if (f->tmp)
-		unlinkat(dir_fd, f->tmp, 0);
-	free(f->tmp);
 	free(f->final);
-	*f = (OutFile) { .fd = -EBADF };
+	*f = (OutFile) { .fd = -EBADF, .stage_fd = -EBADF };
 	errno = saved;
-}
-
-/* Give an O_TMPFILE a (temporary) name, so that it can be renamed. */
-static int out_name(int dir_fd, OutFile *f)
-{
-	char proc[64];
-
-	if (f->tmp)
-		return 0;
-	for (int tries = 0;; tries++) {
-		_cleanup_free_ char *rnd = random_suffix();
-
-		f->tmp = xasprintf(".tmp.%s.%s", f->final, rnd);
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
-		if (linkat(AT_FDCWD, proc, dir_fd, f->tmp, AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		{
-			int r = -errno;
-
-			free(f->tmp);
-			f->tmp = NULL;
-			if (r != -EEXIST || tries > 3)
-				return r;
-		}
-	}
-}
-
-static int out_publish(int dir_fd, OutFile *f)
-{
-	int r;
-
-	r = out_name(dir_fd, f);
-	if (r < 0)
-		return r;
-	if (renameat(dir_fd, f->tmp, dir_fd, f->final) < 0)
-		return -errno;
-	free(f->tmp);
-	f->tmp = NULL;
-	return 0;
 }
 
 /* ---- a hashing sink for libarchive ---- */
@@ -1008,8 +946,33 @@ static void free_archive(struct archive **a, Sink *s)
 static int sync_file(Packer *p, OutFile *f, const char *what)
 {
 	if (fsync(f->fd) < 0)
-		return fail(p, -errno, "pack: %s: cannot sync: %m", what);
+		return fail(p, -errno, "pack: %s: fsync '%s': %m", what, f->final);
 	return 0;
+}
+
+static void put_digest(Buf *b, const char *name, const char *file, const char *hex, bool bsd)
+{
+	_cleanup_free_ char *up = xstrdup(name);
+
+	for (char *c = up; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	if (bsd)
+		buf_printf(b, "# %s HASH\n%s (%s) = %s\n", up, up, file, hex);
+	else
+		buf_printf(b, "# %s HASH\n%s  %s\n", up, hex, file);
+}
+
+/* Write the side file NAME of the stage from B, synced. */
+static int write_side(Packer *p, int stage_fd, const char *name, const Buf *b, OutFile *f, const char *what)
+{
+	int r = out_open(stage_fd, name, f);
+
+	if (r < 0)
+		return fail(p, r, "pack: %s: creating '%s': %s", what, name, strerror(-r));
+	r = write_all(f->fd, b->data ? b->data : "", b->len);
+	if (r < 0)
+		return fail(p, r, "pack: %s: writing '%s': %s", what, name, strerror(-r));
+	return sync_file(p, f, what);
 }
 
 void pack_result_done(PackResult *r)
@@ -1019,17 +982,23 @@ void pack_result_done(PackResult *r)
 	free(r->tarball);
 	free(r->contents);
 	free(r->digests);
+	free(r->sha256);
+	free(r->warning);
 	*r = (PackResult) {};
 }
 
 int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 {
 	const EVP_MD *mds[PACK_MAX_DIGESTS];
-	size_t n_md = 0;
+	size_t n_md = 0, n_digests = 0;
 	Packer p = { .req = req, .ugswidth = 19 };
-	OutFile tar_f = { .fd = -EBADF }, con_f = { .fd = -EBADF }, dig_f = { .fd = -EBADF };
-	_cleanup_free_ char *tar_name = NULL, *con_name = NULL, *dig_name = NULL;
-	Buf path = {}, dig = {};
+	OutFile tar_f = { .fd = -EBADF, .stage_fd = -EBADF }, con_f = { .fd = -EBADF, .stage_fd = -EBADF },
+		dig_f = { .fd = -EBADF, .stage_fd = -EBADF }, sha_f = { .fd = -EBADF, .stage_fd = -EBADF };
+	_cleanup_free_ char *tar_name = NULL, *con_name = NULL, *dig_name = NULL, *sha_name = NULL;
+	_cleanup_free_ char *warn = NULL;
+	OutputStage stage = { .fd = -EBADF };
+	Buf path = {}, dig = {}, sha = {};
+	size_t sha_i = SIZE_MAX;
 	char **hex = NULL;
 	const char *ext;
 	bool bsd;
@@ -1048,6 +1017,20 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		r = fail(&p, -EINVAL, "pack: bad output name '%s'", req->name ? req->name : "");
 		goto out;
 	}
+	tar_name = req->tarball ? xstrdup(req->tarball) : xasprintf("%s.%s", req->name, ext);
+	if (!*tar_name || strchr(tar_name, '/') || tar_name[0] == '.' || strlen(tar_name) > 240) {
+		r = fail(&p, -EINVAL, "pack: bad output name '%s'", tar_name);
+		goto out;
+	}
+	for (size_t i = 0; output_side_suffixes[i]; i++) {
+		size_t n = strlen(tar_name), m = strlen(output_side_suffixes[i]);
+
+		if (n >= m && strcmp(tar_name + n - m, output_side_suffixes[i]) == 0) {
+			r = fail(&p, -EINVAL, "pack: bad output name '%s': ends in '%s'", tar_name,
+				 output_side_suffixes[i]);
+			goto out;
+		}
+	}
 	bsd = req->digest_format && strcmp(req->digest_format, "bsd") == 0;
 	if (req->digest_format && !bsd && strcmp(req->digest_format, "linux") != 0) {
 		r = fail(&p, -EINVAL, "pack: DIGESTS: unknown digest format '%s'",
@@ -1064,12 +1047,25 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 			r = fail(&p, -EINVAL, "pack: DIGESTS: unknown digest '%s'", *d);
 			goto out;
 		}
+		if (strcmp(*d, "sha256") == 0)
+			sha_i = n_md;
 		n_md++;
 	}
+	/* catalyst writes the .sha256 beside DIGESTS, and neither when no
+	 * digests are configured. */
+	n_digests = n_md;
+	if (n_md > 0 && sha_i == SIZE_MAX) {
+		if (n_md == PACK_MAX_DIGESTS) {
+			r = fail(&p, -EINVAL, "pack: DIGESTS: too many digests");
+			goto out;
+		}
+		mds[n_md] = digest_lookup("sha256");
+		sha_i = n_md++;
+	}
 
-	tar_name = xasprintf("%s.%s", req->name, ext);
 	con_name = xasprintf("%s.CONTENTS.gz", tar_name);
 	dig_name = xasprintf("%s.DIGESTS", tar_name);
+	sha_name = xasprintf("%s.sha256", tar_name);
 
 	if (fstat(req->root_fd, &st) < 0) {
 		r = fail(&p, -errno, "pack: tree: %m");
@@ -1081,12 +1077,18 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	}
 	p.root_dev = st.st_dev;
 
-	r = out_open(req->out_dir_fd, tar_name, &tar_f);
+	r = output_recover(req->out_dir_fd, req->note, req->note_userdata, &p.err);
+	if (r < 0)
+		goto out;
+	r = output_stage_open(req->out_dir_fd, &stage, &p.err);
+	if (r < 0)
+		goto out;
+	r = out_open(stage.fd, tar_name, &tar_f);
 	if (r < 0) {
 		r = fail(&p, r, "pack: creating '%s': %s", tar_name, strerror(-r));
 		goto out;
 	}
-	r = out_open(req->out_dir_fd, con_name, &con_f);
+	r = out_open(stage.fd, con_name, &con_f);
 	if (r < 0) {
 		r = fail(&p, r, "pack: creating '%s': %s", con_name, strerror(-r));
 		goto out;
@@ -1121,7 +1123,9 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		goto out;
 	}
 
-	/* DIGESTS, from the digests taken while writing. */
+	/* DIGESTS and .sha256, from the digests taken while writing, as
+	 * catalyst's gen_digest_file() writes them (bsd: "NAME (file) = hex"
+	 * after the same "# NAME HASH" line). */
 	hex = xcalloc(2 * n_md + 1, sizeof(*hex));
 	for (size_t i = 0; i < n_md; i++) {
 		hex[i] = xmalloc(2 * EVP_MAX_MD_SIZE + 1);
@@ -1135,63 +1139,37 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	for (int file = 0; file < 2; file++) {
 		const char *fn = file == 0 ? tar_name : con_name;
 
-		for (size_t i = 0; i < n_md; i++) {
-			_cleanup_free_ char *up = xstrdup(req->digests[i]);
-
-			for (char *c = up; *c; c++)
-				*c = (char)toupper((unsigned char)*c);
-			if (bsd)
-				buf_printf(&dig, "%s (%s) = %s\n", up, fn, hex[file * n_md + i]);
-			else
-				buf_printf(&dig, "# %s HASH\n%s  %s\n", up, hex[file * n_md + i], fn);
-		}
+		for (size_t i = 0; i < n_digests; i++)
+			put_digest(&dig, req->digests[i], fn, hex[file * n_md + i], bsd);
 	}
-	r = out_open(req->out_dir_fd, dig_name, &dig_f);
-	if (r < 0) {
-		r = fail(&p, r, "pack: DIGESTS: creating '%s': %s", dig_name, strerror(-r));
-		goto out;
-	}
-	r = write_all(dig_f.fd, dig.data ? dig.data : "", dig.len);
-	if (r < 0) {
-		r = fail(&p, r, "pack: DIGESTS: %s", strerror(-r));
-		goto out;
+	if (n_digests > 0) {
+		put_digest(&sha, "sha256", tar_name, hex[sha_i], bsd);
+		r = write_side(&p, stage.fd, dig_name, &dig, &dig_f, "DIGESTS");
+		if (r < 0)
+			goto out;
+		r = write_side(&p, stage.fd, sha_name, &sha, &sha_f, "sha256");
+		if (r < 0)
+			goto out;
 	}
 
 	r = sync_file(&p, &con_f, "CONTENTS");
-	if (r < 0)
-		goto out;
-	r = sync_file(&p, &dig_f, "DIGESTS");
 	if (r < 0)
 		goto out;
 	r = sync_file(&p, &tar_f, tar_name);
 	if (r < 0)
 		goto out;
 
-	/* The tarball last: whoever sees it sees its CONTENTS and DIGESTS. */
-	r = out_publish(req->out_dir_fd, &con_f);
-	if (r < 0) {
-		r = fail(&p, r, "pack: CONTENTS: publishing '%s': %s", con_name, strerror(-r));
+	/* The whole set at once (output.h). */
+	r = output_stage_commit(&stage, tar_name, &warn, &p.err);
+	if (r < 0)
 		goto out;
-	}
-	r = out_publish(req->out_dir_fd, &dig_f);
-	if (r < 0) {
-		r = fail(&p, r, "pack: DIGESTS: publishing '%s': %s", dig_name, strerror(-r));
-		goto out;
-	}
-	r = out_publish(req->out_dir_fd, &tar_f);
-	if (r < 0) {
-		r = fail(&p, r, "pack: publishing '%s': %s", tar_name, strerror(-r));
-		goto out;
-	}
-	if (fsync(req->out_dir_fd) < 0 && errno != EINVAL && errno != EBADF) {
-		r = fail(&p, -errno, "pack: syncing the output directory: %m");
-		goto out;
-	}
 
 	*ret = (PackResult) {
 		.tarball = TAKE_PTR(tar_name),
 		.contents = TAKE_PTR(con_name),
-		.digests = TAKE_PTR(dig_name),
+		.digests = n_digests ? TAKE_PTR(dig_name) : NULL,
+		.sha256 = n_digests ? TAKE_PTR(sha_name) : NULL,
+		.warning = TAKE_PTR(warn),
 		.entries = p.entries,
 		.bytes_in = p.bytes_in,
 		.bytes_out = p.tar_sink.bytes,
@@ -1201,9 +1179,11 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 out:
 	free_archive(&p.tar, &p.tar_sink);
 	free_archive(&p.contents, &p.contents_sink);
-	out_discard(req->out_dir_fd, &tar_f);
-	out_discard(req->out_dir_fd, &con_f);
-	out_discard(req->out_dir_fd, &dig_f);
+	out_discard(&tar_f);
+	out_discard(&con_f);
+	out_discard(&dig_f);
+	out_discard(&sha_f);
+	output_stage_abort(&stage);
 	sink_done(&p.tar_sink);
 	sink_done(&p.contents_sink);
 	if (hex)
@@ -1216,6 +1196,7 @@ out:
 	free(p.buf);
 	buf_done(&path);
 	buf_done(&dig);
+	buf_done(&sha);
 	buf_done(&p.listing);
 	if (r < 0)
 		*ret_err = p.err ? TAKE_PTR(p.err) : xasprintf("pack: %s", strerror(-r));

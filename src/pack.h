@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * pack.h - pack a build's result into builds/: the stage tarball (pax, with
- * xattrs and owners), its .CONTENTS.gz and its .DIGESTS.
+ * xattrs and owners), its .CONTENTS.gz and, when digests are configured,
+ * its .DIGESTS and .sha256 (as catalyst's gen_digest_file()).
  *
- * Each file is written under a temporary name in the output directory,
- * synced and renamed into place; the tarball appears last, so a reader who
- * sees the tarball sees its CONTENTS and DIGESTS too.  Any failure of the
- * packer or the compressor removes every temporary file and publishes
- * nothing.
+ * The files are written into a locked stage directory and published as a
+ * set with output.h's protocol: a reader never sees a side file of one
+ * build beside the tarball of another, a crash leaves the old set or (after
+ * the next pack's recovery) the new one, and every pack first clears the
+ * leftovers of crashed ones.  Any failure before the commit publishes
+ * nothing and leaves the old set as it was.
  */
 #ifndef ZEOLITE_PACK_H
 #define ZEOLITE_PACK_H
@@ -47,17 +49,23 @@ typedef struct PackRequest {
 	int root_fd;            /* the tree to pack (its content becomes the archive root "./") */
 	int out_dir_fd;         /* e.g. builds/<rel_type>/ */
 	const char *name;       /* base name without extension, e.g. "stage3-amd64-openrc-20261125" */
+	const char *tarball;    /* NULL: "<name>.<extension>"; else the tarball's file name
+				 * (after rename_regexp); side files are named after it */
 	PackCompression compression;
 	int threads;            /* 0: default */
 	int level;              /* -1: the filter's default */
 	char *const *digests;   /* NULL-terminated hashlib names ("sha512", "blake2b", ...) */
 	const char *digest_format; /* "linux" (default) or "bsd" */
+	void (*note)(const char *msg, void *userdata); /* leftovers cleared; may be NULL */
+	void *note_userdata;
 } PackRequest;
 
 typedef struct PackResult {
 	char *tarball;          /* file names under out_dir_fd */
 	char *contents;
-	char *digests;
+	char *digests;          /* NULL when no digests are configured */
+	char *sha256;           /* likewise */
+	char *warning;          /* published, but the directory's final fsync failed; or NULL */
 	uint64_t entries;
 	uint64_t bytes_in;      /* file data packed */
 	uint64_t bytes_out;     /* size of the tarball */

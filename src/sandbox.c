@@ -46,6 +46,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -578,6 +579,8 @@ _noreturn_ static void child_main(const SandboxConfig *c, int err_fd)
 	 * setuid helpers inside the root.  The namespaces, not a privilege
 	 * ceiling, are what keep the build in its box.
 	 */
+	if (c->personality && personality(PER_LINUX32) < 0)
+		child_fail(&k, errno, "personality %s", c->personality);
 	execve(c->argv[0], c->argv, c->envp);
 	child_fail(&k, errno, "execute %s in %s", c->argv[0], c->root);
 }
@@ -634,6 +637,9 @@ static const char *config_problem(const SandboxConfig *c)
 		return "argv[0] must be an absolute path";
 	if (!c->envp)
 		return "no environment";
+	if (c->personality && strcmp(c->personality, "linux32") != 0 &&
+	    strcmp(c->personality, "s390") != 0)
+		return "bad personality";
 	if (c->log_fd < 0 || fcntl(c->log_fd, F_GETFD) < 0)
 		return "bad log fd";
 	return NULL;

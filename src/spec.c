@@ -399,6 +399,22 @@ static void check_value(const Spec *s, const SpecEntry *e, const SpecKey *k, Dia
 	}
 }
 
+/* The first "@NAME@" (NAME of A-Z, 0-9, _) in W, as catalyst-auto's
+ * placeholders; its length in *RET_LEN. */
+static const char *find_placeholder(const char *w, size_t *ret_len)
+{
+	for (const char *p = strchr(w, '@'); p; p = strchr(p + 1, '@')) {
+		size_t n = 1;
+		while ((p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9') || p[n] == '_')
+			n++;
+		if (n > 1 && p[n] == '@') {
+			*ret_len = n + 1;
+			return p;
+		}
+	}
+	return NULL;
+}
+
 int spec_validate(const Spec *s, Diags *d)
 {
 	size_t errors = d->n_errors;
@@ -446,6 +462,18 @@ int spec_validate(const Spec *s, Diags *d)
 		const SpecEntry *e = &s->v[i];
 		const SpecKey *k = spec_key_lookup(e->key);
 
+		for (size_t j = 0; j < e->n_words; j++) {
+			size_t n;
+			const char *p = find_placeholder(e->words[j], &n);
+			if (p) {
+				diags_add(d, false,
+					  "%s:%u: '%s' has the placeholder %.*s left unsubstituted "
+					  "(catalyst-auto replaces @TIMESTAMP@, @TREEISH@, @REPO_DIR@ and "
+					  "@DATESTAMP@ with sed before catalyst runs)",
+					  s->path, e->line, e->key, (int) n, p);
+				break;
+			}
+		}
 		if (k && (k->targets & target->bit))
 			check_value(s, e, k, d);
 		else if (!is_kernel_key(e->key, kernels))

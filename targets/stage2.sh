@@ -15,23 +15,28 @@ esac
 . "$zt_dir/functions.sh"
 
 step_build() {
-	[ "$clst_root_path" = / ] || zt_die "stage2 builds in /, not in '$clst_root_path'"
-	export FEATURES="${FEATURES:-} nodoc noman noinfo -news"
+	[ -z "$clst_root_path" ] || zt_die "stage2 builds in /, not in '$clst_root_path'"
+	zt_chroot_functions
+	FEATURES="${FEATURES:-} nodoc noman noinfo"
+	CONFIG_PROTECT="-* /etc/locale.gen"
+	export FEATURES CONFIG_PROTECT
+	printf '%s\n' "$ZT_LOCALES" > /etc/locale.gen
 	zt_bootstrap=$zt_repo_dir/scripts/bootstrap.sh
 	if [ -f "$zt_bootstrap" ]; then
-		# bootstrap.sh is a bash script; it runs emerge itself and reads
-		# EMERGE_DEFAULT_OPTS, so the build's options travel there.
 		zt_shell=/bin/sh
 		zt_have bash && zt_shell=$(command -v bash)
-		export EMERGE_DEFAULT_OPTS="${EMERGE_DEFAULT_OPTS:-} $clst_emerge_opts"
-		zt_log "running: $zt_shell $zt_bootstrap"
+		zt_log "running: $zt_bootstrap $zt_bootstrap_opts"
 		zt_rc=0
-		"$zt_shell" "$zt_bootstrap" || zt_rc=$?
+		# shellcheck disable=SC2086 # a list of options
+		"$zt_shell" "$zt_bootstrap" $zt_bootstrap_opts || zt_rc=$?
 		[ "$zt_rc" -eq 0 ] || zt_die "$zt_bootstrap failed with status $zt_rc"
 	else
 		zt_log "$zt_bootstrap not found: rebuilding the toolchain with emerge"
-		# shellcheck disable=SC2086 # a list of words
-		run_emerge $clst_emerge_opts --oneshot sys-devel/gcc sys-libs/glibc sys-devel/binutils
+		run_merge --oneshot sys-devel/gcc sys-libs/glibc sys-devel/binutils
+	fi
+	# The modified /etc/locale.gen gives way to the packaged one.
+	if zt_have etc-update; then
+		etc-update --automode -5 || zt_warn "etc-update failed"
 	fi
 }
 

@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # stage4.sh - zeolite's stage4 target, run inside the build chroot.
 #
-# A stage4 is a stage3 plus the spec's packages (stage4/packages), groups,
-# users and services, finished by the spec's fsscript and trimmed by
-# stage4/unmerge, stage4/rm and stage4/empty.  stage4/use reaches emerge
-# through the make.conf zeolite writes, not through this script.
+# A stage4 is a stage3 plus the spec's packages (stage4/packages), root
+# overlays and fsscript, services, groups and users, trimmed by
+# stage4/unmerge, stage4/rm and stage4/empty.  catalyst's order maps onto
+# zeolite's steps so:
+#   build     @system updated, the packages, root_overlay, fsscript
+#   preclean  cleanup_stages, rc-update (rcadd, rcdel), unmerge
+#   clean     rm, groups, users, empty, then the common cleanup
+# stage4/use reaches emerge through the make.conf zeolite writes.
 #
 # Usage: /bin/sh stage4.sh {setup|build|preclean|clean}
 
@@ -72,8 +76,10 @@ stage4_file_member() {
 }
 
 # stage4/groups: NAME ...
+# catalyst splits a one-word value on commas: "wheel,audio" is two groups.
 stage4_groups() {
-	for zt_g in ${clst_stage4_groups:-}; do
+	zt_gl=$(printf '%s' "${clst_groups:-${clst_stage4_groups:-}}" | tr ',' ' ')
+	for zt_g in $zt_gl; do
 		if grep -q "^$zt_g:" /etc/group 2>/dev/null; then
 			zt_log "group $zt_g exists"
 		elif zt_have groupadd; then
@@ -92,7 +98,7 @@ stage4_groups() {
 # stage4/users: NAME or NAME=GROUP,GROUP... (supplementary groups, which
 # must exist: the system's or those of stage4/groups).
 stage4_users() {
-	for zt_u in ${clst_stage4_users:-}; do
+	for zt_u in ${clst_users:-${clst_stage4_users:-}}; do
 		zt_name=${zt_u%%=*}
 		zt_grps=
 		case $zt_u in
@@ -155,6 +161,10 @@ stage4_service() {
 	[ -n "$zt_svc" ] || zt_die "stage4/rc$1: no service in '$2'"
 	[ -n "$zt_lvl" ] || zt_lvl=default
 	if zt_have rc-update; then
+		if [ "$1" = add ] && [ ! -d "/etc/runlevels/$zt_lvl" ]; then
+			zt_log "runlevel $zt_lvl does not exist: creating it"
+			mkdir -p "/etc/runlevels/$zt_lvl"
+		fi
 		zt_log "rc-update $1 $zt_svc $zt_lvl"
 		rc-update "$1" "$zt_svc" "$zt_lvl" || zt_die "rc-update $1 $zt_svc $zt_lvl failed"
 	elif zt_have systemctl; then
@@ -174,10 +184,10 @@ stage4_service() {
 }
 
 stage4_services() {
-	for zt_s in ${clst_stage4_rcadd:-}; do
+	for zt_s in ${clst_rcadd:-${clst_stage4_rcadd:-}}; do
 		stage4_service add "$zt_s"
 	done
-	for zt_s in ${clst_stage4_rcdel:-}; do
+	for zt_s in ${clst_rcdel:-${clst_stage4_rcdel:-}}; do
 		stage4_service del "$zt_s"
 	done
 }
@@ -214,55 +224,61 @@ stage4_fsscript() {
 }
 
 step_build() {
-	[ "$clst_root_path" = / ] || zt_die "stage4 builds in /, not in '$clst_root_path'"
-	# shellcheck disable=SC2086 # lists of words
-	run_emerge $clst_emerge_opts --update --deep --newuse @system
-	if [ -n "${clst_stage4_packages:-}" ]; then
-		# shellcheck disable=SC2086
-		run_emerge $clst_emerge_opts --update --deep --newuse $clst_stage4_packages
-	else
-		zt_log "stage4/packages is empty"
-	fi
-	stage4_groups
-	stage4_users
-	stage4_services
+	[ -z "$clst_root_path" ] || zt_die "stage4 builds in /, not in '$clst_root_path'"
+	zt_chroot_functions
+	zt_log "bringing the system up to date using the profile's USE flags"
+	run_merge -u @system
+	zt_pkgs=${clst_packages:-${clst_stage4_packages:-}}
+	[ -n "$zt_pkgs" ] || zt_die "stage4/packages is empty"
+	zt_log "emerging packages using stage4 USE flags"
+	run_merge "$zt_pkgs"
 	stage4_root_overlay
 	stage4_fsscript
 }
 
 step_preclean() {
-	if [ -n "${clst_stage4_unmerge:-}" ]; then
-		# shellcheck disable=SC2086
-		run_emerge --unmerge $clst_stage4_unmerge
+	zt_update_env_settings
+	zt_cleanup_stages
+	stage4_services
+	zt_unmerge=${clst_stage4_unmerge:-}
+	if [ -n "$zt_unmerge" ]; then
+		zt_chroot_functions
+		run_merge -C "$zt_unmerge"
 	fi
-	# stage4/rm and stage4/empty entries may be shell patterns.
+}
+
+# stage4/rm entries may be shell patterns, as catalyst's clear_path globs.
+stage4_rm() {
 	for zt_p in ${clst_stage4_rm:-}; do
 		zt_check_path stage4/rm "$zt_p"
-		set +f
-		for zt_f in $(zt_under_root "$zt_p"); do
-			set -f
-			if [ -e "$zt_f" ] || [ -L "$zt_f" ]; then
-				zt_log "removing $zt_f"
-				rm -rf "$zt_f"
-			fi
-		done
-		set -f
+		zt_clear_path "$(zt_under_root "$zt_p")"
 	done
+}
+
+# stage4/empty: each directory emptied, kept; symlinks and missing paths
+# skipped with a warning, as catalyst.
+stage4_empty() {
 	for zt_p in ${clst_stage4_empty:-}; do
 		zt_check_path stage4/empty "$zt_p"
-		set +f
-		for zt_f in $(zt_under_root "$zt_p"); do
-			set -f
-			if [ -L "$zt_f" ]; then
-				zt_warn "stage4/empty: not following symlink $zt_f"
-			elif [ -d "$zt_f" ]; then
-				zt_log "emptying $zt_f"
-				zt_empty_dir_glob "$zt_f"
-			fi
-		done
-		set -f
+		zt_f=$(zt_under_root "$zt_p")
+		if [ -L "$zt_f" ] || [ ! -d "$zt_f" ]; then
+			zt_warn "not a directory or does not exist, skipping empty: $zt_p"
+			continue
+		fi
+		zt_log "emptying $zt_f"
+		zt_empty_dir_glob "$zt_f"
 	done
+}
+
+step_clean() {
+	stage4_rm
+	stage4_groups
+	stage4_users
+	stage4_empty
+	zt_clean_stage /
 	zt_rm_portage_tmp /
+	rm -f /var/log/emerge.log /var/log/emerge-fetch.log
+	zt_empty_dir_glob /var/log/portage
 }
 
 zt_main "$@"

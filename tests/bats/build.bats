@@ -254,3 +254,67 @@ mounts_unchanged() {
 	run --separate-stderr "${Z[@]}" build "$SRCDIR/tests/data/specs/bad-livecd.spec"
 	[ "$status" -eq 65 ]
 }
+
+@test "a failed build, then a plain rebuild: nothing of the failed run is in the output; -a clears too" {
+	sed -e 's/^options = .*/options = []/' "$FIX/zeolite.conf" > "$WORK/plain.conf"
+	printf '#!/bin/sh\necho failed-run > /root/failed-run-marker\nexit 3\n' > "$WORK/failing-fs.sh"
+	sed -e 's/^version_stamp: .*/version_stamp: rerun/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/failing-fs.sh|" \
+		"$FIX/stage4.spec" > "$WORK/rerun.spec"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/plain.conf" build "$WORK/rerun.spec"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"step 'build' failed"* ]]
+	# The failed run's upper layer is there (it is what would have leaked).
+	[ -f "$FIX/store/tmp/23.0-default/stage4-amd64-rerun/upper/root/failed-run-marker" ]
+	printf '#!/bin/sh\nexit 0\n' > "$WORK/failing-fs.sh"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/plain.conf" build "$WORK/rerun.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"work directory cleared (no autoresume)"* ]]
+	tar -tJf "$OUT/stage4-amd64-rerun.tar.xz" > "$WORK/list"
+	grep -q 'root/fsscript-saw-motd\|etc/motd' "$WORK/list"
+	! grep -q failed-run-marker "$WORK/list"
+
+	# With autoresume, -a clears as well.
+	printf '#!/bin/sh\necho failed-run > /root/failed-run-marker\nexit 3\n' > "$WORK/failing-fs.sh"
+	run --separate-stderr "${Z[@]}" build "$WORK/rerun.spec"
+	[ "$status" -eq 1 ]
+	printf '#!/bin/sh\nexit 0\n' > "$WORK/failing-fs.sh"
+	run --separate-stderr "${Z[@]}" build -a "$WORK/rerun.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"work directory cleared (-a)"* ]]
+	! tar -tJf "$OUT/stage4-amd64-rerun.tar.xz" | grep -q failed-run-marker
+	rm -f "$OUT"/stage4-amd64-rerun.*
+}
+
+@test "host files: resolv.conf, hosts and envscript in the chroot for the build, none of them (nor a repos.conf for gentoo) in the stage" {
+	cp "$FIX/zeolite.conf" "$WORK/env.conf"
+	printf 'export ZEOLITE_ENVSCRIPT_RAN=yes\n' > "$WORK/envscript"
+	printf 'envscript = "%s"\n' "$WORK/envscript" >> "$WORK/env.conf"
+	printf '#!/bin/sh\ncp /etc/resolv.conf /root/saw-resolv 2>/dev/null || true\ncp /tmp/envscript /root/saw-envscript\ncp /etc/hosts /root/saw-hosts 2>/dev/null || true\n' > "$WORK/fs.sh"
+	sed -e 's/^version_stamp: .*/version_stamp: hostfiles/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/fs.sh|" \
+		"$FIX/stage4.spec" > "$WORK/hf.spec"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/env.conf" build "$WORK/hf.spec"
+	[ "$status" -eq 0 ]
+	mkdir "$WORK/x"
+	tar -C "$WORK/x" -xJf "$OUT/stage4-amd64-hostfiles.tar.xz"
+	rm -f "$OUT"/stage4-amd64-hostfiles.*
+	[ ! -e "$WORK/x/etc/resolv.conf" ] && [ ! -L "$WORK/x/etc/resolv.conf" ]
+	[ ! -e "$WORK/x/etc/portage/repos.conf/zeolite.conf" ]
+	[ ! -e "$WORK/x/etc/portage/repos.conf/gentoo.conf" ]
+	[ ! -e "$WORK/x/tmp/envscript" ]
+	[ ! -e "$WORK/x/etc/hosts.catalyst" ]
+	cmp "$WORK/envscript" "$WORK/x/root/saw-envscript"
+	if [ -f /etc/resolv.conf ]; then cmp /etc/resolv.conf "$WORK/x/root/saw-resolv"; fi
+}
+
+@test "a portage_confdir with group-writable directories (a umask 002 checkout) builds" {
+	mkdir -p "$WORK/confdir/package.use/releng" "$WORK/confdir/package.accept_keywords"
+	echo 'app-misc/foo bar' > "$WORK/confdir/package.use/releng/foo"
+	chmod -R g+w "$WORK/confdir"
+	{ sed -e 's/^version_stamp: .*/version_stamp: gwconf/' "$FIX/stage3.spec"; echo "portage_confdir: $WORK/confdir"; } > "$WORK/gw.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/gw.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"Operation not permitted"* ]]
+	tar -tJf "$OUT/stage3-amd64-gwconf.tar.xz" | grep -q 'etc/portage/package.use/releng/foo'
+	rm -f "$OUT"/stage3-amd64-gwconf.*
+}

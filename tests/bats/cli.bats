@@ -104,3 +104,74 @@ load lib
 	[ "${#stderr_lines[@]}" -eq 1 ]
 	[[ "$stderr" == "zeolite: prepare: snapshot 'no-such-snapshot': not found"* ]]
 }
+
+# ---- options and operands in any order (issue 10) ----------------------
+
+@test "every command: options after operands are options; unknown ones named per command" {
+	for cmd in build check snapshot prepare status gc; do
+		run --separate-stderr "${Z[@]}" $cmd OPERAND --help
+		[ "$status" -eq 0 ]
+		[[ "$output" == "Usage: zeolite $cmd"* ]]
+		run --separate-stderr "${Z[@]}" $cmd OPERAND --x
+		[ "$status" -eq 64 ]
+		[ "${stderr_lines[0]}" = "zeolite: $cmd: unknown option '--x'" ]
+		[ "${stderr_lines[1]}" = "Try 'zeolite $cmd --help' for more information." ]
+		run --separate-stderr "${Z[@]}" $cmd -Y
+		[ "$status" -eq 64 ]
+		[ "${stderr_lines[0]}" = "zeolite: $cmd: unknown option '-Y'" ]
+	done
+}
+
+@test "build SPEC --dry-run reads --dry-run as an option, not a second spec" {
+	printf 'target: stage3\n' > "$WORK/x.spec"
+	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" --dry-run
+	[[ "$stderr" != *"--dry-run"* ]]
+	[ ! -e "$STORE/tmp" ] || [ -z "$(ls -A "$STORE/tmp")" ]
+	# -F after the operand is seen (and refused) before anything is read
+	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" -F
+	[ "$status" -eq 64 ]
+	[[ "${stderr_lines[0]}" == "zeolite: build: -F/--fetchonly is not supported yet"* ]]
+}
+
+@test "-- ends the options: what follows is an operand" {
+	run --separate-stderr "${Z[@]}" check -- --help
+	[ "$status" -ne 0 ]
+	[[ "$output" != *"Usage:"* ]]
+	[[ "$stderr" == *"--help"* ]]
+}
+
+@test "global options are accepted after the command and after -f" {
+	run --separate-stderr "$ZEOLITE" status -c "$WORK/missing.conf"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
+	run --separate-stderr "$ZEOLITE" -f "$WORK/x.spec" -c "$WORK/missing.conf"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
+}
+
+@test "-F and --enter-chroot are refused, never ignored, in every position" {
+	for args in "-F -f S" "-f S -F" "--fetchonly -f S" "build S --fetchonly" "--enter-chroot -f S" "-f S --enter-chroot"; do
+		run --separate-stderr "${Z[@]}" $args
+		[ "$status" -eq 64 ]
+		[[ "${stderr_lines[0]}" == *"not supported yet; nothing was done" ]]
+	done
+}
+
+@test "--log-level: a bad level is a usage error; --log-file takes the messages" {
+	run --separate-stderr "${Z[@]}" --log-level loud status
+	[ "$status" -eq 64 ]
+	[[ "${stderr_lines[0]}" == "zeolite: --log-level: 'loud' is not one of"* ]]
+	run --separate-stderr "${Z[@]}" --log-file "$WORK/log" -c "$WORK/missing.conf" status
+	[ "$status" -eq 65 ]
+	grep -q 'error   : .*missing.conf: cannot read config file' "$WORK/log"
+	[[ "$stderr" == *"missing.conf: cannot read config file"* ]]
+}
+
+@test "--help names git-treeish and every catalyst flag" {
+	run --separate-stderr "$ZEOLITE" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"git-treeish"* ]]
+	for f in -a -p -P -T -F -d --log-level --log-file --color --nocolor --enter-chroot --file --snapshot --configs -V -v; do
+		[[ "$output" == *" $f"* ]]
+	done
+}

@@ -49,3 +49,18 @@ CONF="$BATS_TEST_DIRNAME/../data/conf"
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == "zeolite: $WORK/syntax.conf:"* ]]
 }
+
+# ---- config discovery without -c (issue 10) ----------------------------
+
+@test "no -c: /etc/zeolite/zeolite.conf first, else /etc/catalyst/catalyst.conf" {
+	etc="$WORK/etc"
+	mkdir -p "$etc/catalyst" "$etc/zeolite"
+	printf 'storedir = "%s"\n' "$WORK/cstore" > "$etc/catalyst/catalyst.conf"
+	run --separate-stderr env ZEOLITE_TEST_SYSCONFDIR="$etc" "$ZEOLITE" status
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "store $WORK/cstore" ]
+	printf 'storedir = "%s"\n' "$WORK/zstore" > "$etc/zeolite/zeolite.conf"
+	run --separate-stderr env ZEOLITE_TEST_SYSCONFDIR="$etc" "$ZEOLITE" status
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "store $WORK/zstore" ]
+}

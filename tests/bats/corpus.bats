@@ -107,3 +107,42 @@ zeolite_check() {
 		[[ "$l" == '{"'*'}' ]]
 	done
 }
+
+# A store laid out as catalyst-auto leaves it (tests/tools/catalyst-store.py):
+# dated seeds, "-latest" symlinks, snapshots named by treeish, @REPO_DIR@ the
+# corpus itself (its releases/portage holds releng's portage_confdir trees).
+@test "corpus: build --dry-run resolves all 364 stage specs in a catalyst-auto store" {
+	local out="$CORPUS_DIR/catalyst"
+	python3 "$SRCDIR/tests/tools/catalyst-store.py" "$CORPUS_SRC" "$out" "$SHARED_DATA/releng-specs"
+	mapfile -t files <"$out/stages.list"
+	[ "${#files[@]}" -eq 364 ]
+	[ -L "$out/store/builds/23.0-default/stage3-amd64-openrc-latest.tar.xz" ]
+	run --separate-stderr env ZEOLITE_TARGETS_DIR="$SRCDIR/targets" \
+		"$ZEOLITE" --config "$CORPUS_DIR/zeolite.toml" --storedir "$out/store" build --dry-run --json "${files[@]}"
+	[ -z "$stderr" ] || { printf '%s\n' "$stderr" | head -20; false; }
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 364 ]
+	printf '%s\n' "${lines[@]}" | python3 -c '
+import json, os, sys
+n = 0
+for l in sys.stdin:
+    p = json.loads(l)
+    assert os.path.isfile(p["seed"]["target"]), p["seed"]
+    assert p["snapshot"]["name"] == "gentoo-5bbf8fb.sqfs", p["snapshot"]
+    c = p["portage_confdir"]
+    assert c is None or os.path.isdir(c), c
+    n += 1
+assert n == 364
+'
+}
+
+@test "corpus: build --dry-run refuses the 42 other specs as unsupported" {
+	local out="$CORPUS_DIR/catalyst"
+	[ -f "$out/others.list" ] || python3 "$SRCDIR/tests/tools/catalyst-store.py" "$CORPUS_SRC" "$out" "$SHARED_DATA/releng-specs"
+	mapfile -t files <"$out/others.list"
+	[ "${#files[@]}" -eq 42 ]
+	run --separate-stderr "$ZEOLITE" --config "$CORPUS_DIR/zeolite.toml" --storedir "$out/store" build --dry-run "${files[@]}"
+	[ "$status" -eq 65 ]
+	[ -z "$output" ]
+	[ "$(grep -c 'is not supported by zeolite' <<<"$stderr")" -eq 42 ]
+}

@@ -349,3 +349,20 @@ git_tree() {
 	[ "$(grep -cv '/$' <<<"$output")" -eq "$n_git" ]
 	no_tmp_files
 }
+
+@test "catalyst -s: repos_storedir/<repo_name>.git by default (branch, tag, short hash); catalyst's Creating line" {
+	git clone -q --bare "$REPO" "$STORE/repos/gentoo.git"
+	printf '' > "$TMP/empty.conf"
+	c1=$(git -C "$REPO" rev-parse HEAD~1)
+	c2=$(git -C "$REPO" rev-parse HEAD)
+	git -C "$STORE/repos/gentoo.git" branch stable "$c1"
+	for t in stable:$c1 v2:$c2 "${c1:0:7}:$c1"; do
+		run --separate-stderr "$ZEOLITE" -c "$TMP/empty.conf" --storedir "$STORE" -s "${t%%:*}"
+		[ "$status" -eq 0 ]
+		[ "${lines[0]}" = "Creating gentoo tree snapshot ${t#*:} from $STORE/repos/gentoo.git" ]
+		[ -f "$STORE/snapshots/${lines[1]}" ]
+	done
+	# catalyst-auto's parse of the line
+	read -r TREEISH gitdir <<<"$(printf '%s\n' "${lines[@]}" | grep -Eo 'Creating .* tree snapshot [0-9a-f]{40} from .*' | cut -d' ' -f5,7)"
+	[ "$TREEISH" = "$c1" ] && [ "$gitdir" = "$STORE/repos/gentoo.git" ]
+}

@@ -8,7 +8,9 @@
 #   STORE/builds/23.0-default/stage3-amd64-openrc-latest.tar.xz
 #                          the seed: busybox rootfs + the stand-in emerge, a
 #                          file with a security.capability xattr, a file owned
-#                          by 1234:5678, a setuid file
+#                          by 1234:5678, a setuid file, and build-only files
+#                          (/etc/machine-id, /etc/passwd-, /var/tmp/leftover,
+#                          /etc/portage/patches) that no stage may ship
 #   OUT/repo/              a tiny ebuild repository with a 2-level profile
 #   STORE/snapshots/gentoo-<id>.sqfs and gentoo-<id>.tar.xz (zeolite snapshot)
 #   OUT/treeish            <id>
@@ -49,6 +51,12 @@ echo owned > "\$root/home/builder/file"
 chown -R 1234:5678 "\$root/home/builder"
 printf '#!/bin/sh\n' > "\$root/usr/bin/suid-helper"
 chmod 4755 "\$root/usr/bin/suid-helper"
+# Build-only files a stage must not ship (catalyst's clean removes them).
+echo 0123456789abcdef0123456789abcdef > "\$root/etc/machine-id"
+cp "\$root/etc/passwd" "\$root/etc/passwd-"
+echo leftover > "\$root/var/tmp/leftover"
+mkdir -p "\$root/etc/portage/patches/sys-libs/glibc"
+echo hack > "\$root/etc/portage/patches/sys-libs/glibc/local.patch"
 HOOK
 chmod +x "$hook"
 mkdir -p "$store/builds/23.0-default"

@@ -282,8 +282,8 @@ static void roundtrip(void **state, PackCompression c)
 
 	ls = out_listing(s);
 	{
-		_cleanup_free_ char *w = xasprintf("%s\n%s.CONTENTS.gz\n%s.DIGESTS\n", want, want,
-						   want);
+		_cleanup_free_ char *w = xasprintf("%s\n%s.CONTENTS.gz\n%s.DIGESTS\n%s.sha256\n", want,
+						   want, want, want);
 		assert_string_equal(ls, w);
 	}
 
@@ -549,7 +549,7 @@ static void test_repack_replaces(void **state)
 			  " | grep -v '^--$' | sha512sum -c --strict"));
 	free(run(s, NULL, "zcat out/r.tar.xz.CONTENTS.gz | grep -q busybox"));
 	ls = out_listing(s);
-	assert_string_equal(ls, "r.tar.xz\nr.tar.xz.CONTENTS.gz\nr.tar.xz.DIGESTS\n");
+	assert_string_equal(ls, "r.tar.xz\nr.tar.xz.CONTENTS.gz\nr.tar.xz.DIGESTS\nr.tar.xz.sha256\n");
 	pack_result_done(&res);
 }
 

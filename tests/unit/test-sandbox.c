@@ -4,7 +4,8 @@
  * squashfs, on a busybox seed made by tests/seed/make-busybox-seed.sh.
  * They need root; without mount namespaces every test is skipped.
  *
- * After every run each test checks that the host's /proc/self/mountinfo
+ * After every run each test checks that its own /proc/self/mountinfo (in a
+ * private mount namespace of the test process)
  * is byte for byte what it was before and that no loop device is left
  * attached to the test image.  Teardown refuses to rm -rf anything while
  * the host's mount table mentions the test directory.
@@ -20,6 +21,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "sandbox.h"
@@ -379,6 +382,31 @@ static void test_basic(void **state)
 	assert_int_equal(WEXITSTATUS(status), 7);
 	set_script(t, "kill -9 $$");   /* PID 1 may not kill itself with a signal */
 	assert_int_equal(sandbox_run(&t->c, &status, &err), 0);
+	assert_host_clean(t);
+}
+
+/* 1b: personality "linux32" is setarch linux32: a 64-bit x86 host says i686. */
+static void test_personality(void **state)
+{
+	T *t = *state;
+	SKIP_IF_NEEDED();
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+
+	_cleanup_free_ char *plain = run_ok(t, "uname -m");
+	_cleanup_free_ char *want = xasprintf("%s\n", u.machine);
+	assert_string_equal(plain, want);
+	t->c.personality = "linux32";
+	_cleanup_free_ char *log = run_ok(t, "uname -m");
+	if (strcmp(u.machine, "x86_64") == 0)
+		assert_string_equal(log, "i686\n");
+	t->c.personality = "bogus";
+	char *err = NULL;
+	int status;
+	assert_int_equal(sandbox_run(&t->c, &status, &err), -EINVAL);
+	assert_non_null(strstr(err, "personality"));
+	free(err);
+	t->c.personality = NULL;
 	assert_host_clean(t);
 }
 
@@ -878,6 +906,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_personality, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_ro_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_ro_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes_go_to_upper, setup, teardown),
@@ -890,5 +919,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_planted_symlink_dev, setup, teardown),
 	};
 
+	/* The mount table compared before and after each test is this
+	 * process's own: a private mount namespace, so that other processes
+	 * mounting on the host meanwhile (parallel tests) do not change it,
+	 * while anything the sandbox leaked into its caller's namespace still
+	 * shows. */
+	if (geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		perror("mount --make-rprivate /");
+		return 1;
+	}
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

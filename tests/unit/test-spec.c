@@ -856,6 +856,19 @@ static void test_data_bad(void **state)
 	}
 }
 
+static void test_placeholder_unsubstituted(void **state)
+{
+	Fixture *f = *state;
+
+	parse_validate(f, STAGE3_BASE "portage_confdir: @REPO_DIR@/releases/portage/stages\n"
+				      "cflags: -O2 @world\n");
+	assert_int_equal(f->validate_r, -EINVAL);
+	assert_one_diag(f, false,
+			"t.spec:8: 'portage_confdir' has the placeholder @REPO_DIR@ left unsubstituted "
+			"(catalyst-auto replaces @TIMESTAMP@, @TREEISH@, @REPO_DIR@ and @DATESTAMP@ with sed "
+			"before catalyst runs)");
+}
+
 /* ---- the gentoo/releng corpus ---- */
 
 static char *replace_all(const char *s, const char *from, const char *to)
@@ -1014,6 +1027,7 @@ int main(void)
 		T(test_data_good_stage4_content),
 		T(test_data_warn),
 		T(test_data_bad),
+		T(test_placeholder_unsubstituted),
 		T(test_releng_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
