@@ -18,14 +18,13 @@
  * writes; security.capability and user.pax.flags are kept like any other
  * (trusted.overlay.* is overlayfs' private state and is left out).
  *
- * Each output is written to an O_TMPFILE in OUT_DIR_FD (or, where the
- * filesystem has none, to ".tmp.<final>.<random>" made with O_EXCL) while
- * the digests are computed on the bytes as they are written, so nothing is
- * read back.  Dirty pages are pushed to disk as the tarball grows
- * (sync_file_range), then each file is fsync'd, given a temporary name and
- * renamed over its final name: CONTENTS.gz first, DIGESTS next, the tarball
- * last; then the directory is fsync'd.  A rebuild replaces older files of
- * the same name; a failed pack leaves them untouched.
+ * The set is published by output.c (output.h states the protocol): every
+ * file is written under its final name into a locked stage directory in
+ * OUT_DIR_FD while the digests are computed on the bytes as they are
+ * written, so nothing is read back; dirty pages are pushed to disk as the
+ * tarball grows (sync_file_range) and each file is fsync'd; one rename
+ * commits the set, which then rolls forward onto the stable names.  A
+ * failed pack leaves the older set untouched.
  *
  * CONTENTS (gzip'd) is the listing `tar -tvf` prints, with numeric owners
  * and times in UTC, one line per entry in archive order:

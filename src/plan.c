@@ -687,7 +687,8 @@ void plan_print_text(const Plan *b, FILE *f)
 	fprintf(f, "  scripts     %s/%s.sh\n", b->targets_dir, b->target);
 	fprintf(f, "  work        %s\n", b->work);
 	fprintf(f, "  log         %s\n", b->log);
-	fprintf(f, "  output      %s/%s (+ .CONTENTS.gz, .DIGESTS)\n", b->out_dir, b->out_name);
+	fprintf(f, "  output      %s/%s (+ .CONTENTS.gz; .DIGESTS and .sha256 with digests)\n", b->out_dir,
+		b->out_name);
 	fprintf(f, "  lock        %s (lock_timeout %lu s)\n", b->lock, b->timeout);
 	fprintf(f, "  packages    %s\n", b->pkgcache_path);
 }
