@@ -197,11 +197,12 @@ static uint32_t fnv1a(const char *s)
 /* Whether .fingerprints/NAME holds an id; if so, *RET_ID is a copy. */
 static bool read_fingerprint(int fp_fd, const char *name, char **ret_id)
 {
-	_cleanup_close_ int f = openat(fp_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	_cleanup_close_ int f = openat(fp_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	char buf[ID_HEX_LEN + 2];
+	struct stat s;
 	ssize_t n;
 
-	if (f < 0)
+	if (f < 0 || fstat(f, &s) < 0 || !S_ISREG(s.st_mode))
 		return false;
 	n = read(f, buf, sizeof(buf));
 	if (n < ID_HEX_LEN || !valid_id(buf, ID_HEX_LEN))
@@ -351,11 +352,27 @@ static int stamp_read_at(int dir_fd, const char *id, Stamp *ret)
 
 /* ---- acquire ---------------------------------------------------------- */
 
+/* The lock file of entry ID, made if missing.  What zeolite did not make
+ * there (a FIFO, a device node, a symlink) is opened without blocking,
+ * found not to be a regular file, removed as a leftover and replaced once;
+ * a directory there is -EBADFD. */
 static int open_lock_file(int dir_fd, const char *id)
 {
 	_cleanup_free_ char *name = xasprintf("%s.lock", id);
-	int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-	return fd < 0 ? -errno : fd;
+
+	for (int attempt = 0;; attempt++) {
+		int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+		struct stat s;
+
+		if (fd < 0 && errno != ELOOP)
+			return -errno;
+		if (fd >= 0 && fstat(fd, &s) == 0 && S_ISREG(s.st_mode))
+			return fd;
+		if (fd >= 0)
+			close(fd);
+		if (attempt > 0 || unlinkat(dir_fd, name, 0) < 0)
+			return -EBADFD;
+	}
 }
 
 static bool entry_ready(int dir_fd, const char *id)
@@ -682,6 +699,7 @@ static void entry_info(int dir_fd, CacheKind kind, const char *id, CacheEntryInf
 {
 	_cleanup_free_ char *lockname = xasprintf("%s.lock", id);
 	_cleanup_close_ int lock_fd = -EBADF;
+	struct stat ls;
 	Stamp s;
 
 	*e = (CacheEntryInfo) { .kind = kind, .id = xstrdup(id) };
@@ -700,8 +718,8 @@ static void entry_info(int dir_fd, CacheKind kind, const char *id, CacheEntryInf
 			e->prepared_ns = (int64_t) ss.st_mtim.tv_sec * 1000000000 + ss.st_mtim.tv_nsec;
 	}
 	e->leftovers = leftovers_at(dir_fd, id, false) > 0;
-	lock_fd = openat(dir_fd, lockname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (lock_fd >= 0) {
+	lock_fd = openat(dir_fd, lockname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (lock_fd >= 0 && fstat(lock_fd, &ls) == 0 && S_ISREG(ls.st_mode)) {
 		e->preparing = lock_byte_test(lock_fd, LOCK_BYTE_PREPARE, F_RDLCK) > 0;
 		e->in_use = lock_byte_test(lock_fd, LOCK_BYTE_USE, F_WRLCK) > 0;
 		(void) lock_owner_read(lock_fd, &e->preparer);

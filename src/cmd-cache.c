@@ -161,7 +161,7 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 
 	if (strchr(arg, '/')) {
 		const char *base = strrchr(arg, '/') + 1;
-		fd = open(arg, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		fd = open(arg, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
 			return -errno;
 		*ret_name = xstrdup(*base ? base : arg);
@@ -169,7 +169,7 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 	}
 	if (strstr(arg, "..") || arg[0] == '.')
 		return -ENOENT;
-	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd >= 0) {
 		*ret_name = xstrdup(arg);
 		return fd;
@@ -178,7 +178,7 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 		return -errno;
 	for (size_t i = 0; i < ELEMENTSOF(snapshot_exts); i++) {
 		_cleanup_free_ char *n = xasprintf("%s%s", arg, snapshot_exts[i]);
-		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
 			*ret_name = TAKE_PTR(n);
 			return fd;

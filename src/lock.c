@@ -289,14 +289,16 @@ int lock_registrations_list(int dir_fd, const char *prefix, LockRegistrationFn f
 	while ((de = readdir(d))) {
 		_cleanup_close_ int rfd = -EBADF;
 		LockOwner o;
+		struct stat rst;
 		int held;
 
 		if (de->d_name[0] == '.')
 			continue;
 		if (prefix && strncmp(de->d_name, prefix, plen) != 0)
 			continue;
-		rfd = openat(dir_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-		if (rfd < 0)
+		/* O_NONBLOCK: a FIFO planted here must not block the listing. */
+		rfd = openat(dir_fd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (rfd < 0 || fstat(rfd, &rst) < 0 || !S_ISREG(rst.st_mode))
 			continue;
 		held = lock_byte_test(rfd, 0, F_RDLCK);
 		if (lock_owner_read(rfd, &o) < 0)

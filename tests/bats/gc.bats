@@ -66,3 +66,22 @@ load lib
 	[ "$(ls -A "$STORE/cache/snapshots" | grep -c '^\.tmp\.')" -eq 1 ]   # the live one
 	kill -9 "$pid"
 }
+
+@test "a FIFO in locks/ or at <id>.lock blocks neither status nor gc, and prepare replaces it" {
+	make_snapshot "$WORK/gentoo-f.tar.gz" 40
+	path=$("${Z[@]}" prepare "$WORK/gentoo-f.tar.gz")
+	id=$(basename "$(dirname "$path")")
+	lock="$STORE/cache/snapshots/$id.lock"
+	[ -f "$lock" ]
+	rm "$lock"
+	mkfifo "$lock" "$STORE/locks/planted"
+	# Before the fix each of these blocked forever in open(2).
+	run timeout 30 "${Z[@]}" status
+	[ "$status" -eq 0 ]
+	run timeout 30 "${Z[@]}" gc --dry-run
+	[ "$status" -eq 0 ]
+	run timeout 30 "${Z[@]}" prepare "$WORK/gentoo-f.tar.gz"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$path" ]
+	[ -f "$lock" ] && [ ! -p "$lock" ]
+}

@@ -223,3 +223,10 @@ rewrite_at() {
 	# as unpacked can tell.
 	rewrite_at locked
 }
+
+@test "prepare of a FIFO is refused at once, not a wait in open(2)" {
+	mkfifo "$WORK/fifo.tar.xz"
+	run timeout 30 "${Z[@]}" prepare "$WORK/fifo.tar.xz"
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+	[[ "$output" == *"not a regular file"* ]]
+}
