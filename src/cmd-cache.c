@@ -464,8 +464,9 @@ static void status_snapshots(StatusCtx *ctx)
 		struct stat s;
 		char when[64];
 
-		if (de->d_name[0] == '.' || fstatat(ctx->st->snapshots_fd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(s.st_mode))
+		/* Only snapshot files: catalyst's snapshot leaves <name>.lock here. */
+		if (de->d_name[0] == '.' || !has_snapshot_ext(de->d_name) ||
+		    fstatat(ctx->st->snapshots_fd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(s.st_mode))
 			continue;
 		fmt_time(s.st_mtim.tv_sec, when, sizeof(when));
 		if (arg_json) {

@@ -61,3 +61,13 @@ load lib
 	[ "$status" -eq 0 ]
 	[ -d "$WORK/flag/snapshots" ]
 }
+
+@test "status lists snapshot files, not the lock files catalyst's snapshot leaves beside them" {
+	run "${Z[@]}" status
+	make_snapshot "$STORE/snapshots/gentoo-stable.tar.xz" 10
+	: > "$STORE/snapshots/gentoo-stable.lock"
+	run "${Z[@]}" status
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"gentoo-stable.tar.xz"* ]]
+	[[ "$output" != *"gentoo-stable.lock"* ]]
+}
