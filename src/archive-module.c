@@ -60,5 +60,6 @@ __attribute__((visibility("default"))) const ArchiveOps zeolite_archive_ops = {
 	.pack_compression_from_mode = pack_compression_from_mode,
 	.pack_extension = pack_extension,
 	.pack_result_done = pack_result_done,
+	.image_make = image_make,
 };
 #endif

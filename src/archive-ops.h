@@ -17,6 +17,7 @@
 #ifndef ZEOLITE_ARCHIVE_OPS_H
 #define ZEOLITE_ARCHIVE_OPS_H
 
+#include "image.h"
 #include "pack.h"
 #include "snapshot.h"
 #include "unpack.h"
@@ -39,6 +40,8 @@ typedef struct ArchiveOps {
 	int (*pack_compression_from_mode)(const char *mode, PackCompression *ret, int *ret_threads);
 	const char *(*pack_extension)(PackCompression c);
 	void (*pack_result_done)(PackResult *r);
+	int (*image_make)(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
+			  ImageStats *ret_stats, char **ret_err);
 } ArchiveOps;
 
 #endif

@@ -33,7 +33,8 @@ void cache_progress_digest(CacheProgress *p, const unsigned char md[32])
 
 const char *cache_kind_name(CacheKind k)
 {
-	static const char *const names[] = { [CACHE_SNAPSHOTS] = "snapshots", [CACHE_SEEDS] = "seeds" };
+	static const char *const names[] = { [CACHE_SNAPSHOTS] = "snapshots", [CACHE_SEEDS] = "seeds",
+					      [CACHE_IMAGES] = "images" };
 	return k < _CACHE_KIND_MAX ? names[k] : "?";
 }
 
@@ -47,7 +48,14 @@ const char *cache_action_name(CacheAction a)
 
 static int kind_fd(const Store *st, CacheKind k)
 {
-	return k == CACHE_SEEDS ? st->cache_seeds_fd : st->cache_snapshots_fd;
+	switch (k) {
+	case CACHE_SEEDS:
+		return st->cache_seeds_fd;
+	case CACHE_IMAGES:
+		return st->cache_images_fd;
+	default:
+		return st->cache_snapshots_fd;
+	}
 }
 
 void test_point(const char *name)
@@ -405,7 +413,8 @@ static char *describe_holder(int lock_fd, const char *what)
 static char *timeout_message(const CacheRequest *req, int lock_fd, int r)
 {
 	_cleanup_free_ char *what = xasprintf("%s cache entry '%s' (%s)",
-					      req->kind == CACHE_SEEDS ? "seed" : "snapshot", req->label, req->id);
+					      req->kind == CACHE_SEEDS ? "seed" : req->kind == CACHE_IMAGES ? "image of" : "snapshot",
+					      req->label, req->id);
 	_cleanup_free_ char *held = describe_holder(lock_fd, what);
 
 	if (r == -EAGAIN)

@@ -6,7 +6,7 @@
  * processes"; snapshot trees and seed trees both use it.  What an entry
  * holds is made by a fill callback; this module only does the protocol.
  *
- * Layout, under cache/<kind>/ (kind = snapshots | seeds):
+ * Layout, under cache/<kind>/ (kind = snapshots | seeds | images):
  *
  *   <id>/stamp          what the entry was made from (written before publish)
  *   <id>/tree/          the tree itself
@@ -44,6 +44,7 @@
 typedef enum CacheKind {
 	CACHE_SNAPSHOTS,
 	CACHE_SEEDS,
+	CACHE_IMAGES,   /* squashfs images of tarballs (image.h): <id>/tree/image.sqfs */
 	_CACHE_KIND_MAX,
 } CacheKind;
 

@@ -17,6 +17,8 @@
 #include "archive-ops.h"
 #include "cache.h"
 #include "fs.h"
+#include "image-mount.h"
+#include "image.h"
 #include "main.h"
 #include "plan.h"
 #include "sandbox.h"
@@ -634,8 +636,8 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
  * the very ones `zeolite prepare` makes (same id, same flags); a seed
  * stage is a root file system: owners, device nodes and xattrs kept, no
  * top-level directory stripped. */
-static int acquire_tree(const Build *b, CacheKind kind, const char *path, const char *label, CacheLease *ret,
-			char **ret_err)
+static int acquire_tree(const Build *b, CacheKind kind, const char *path, const char *label, bool image,
+			CacheLease *ret, char **ret_err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *id = NULL, *group = NULL;
@@ -646,7 +648,7 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 		*ret_err = xasprintf("'%s': %s", path, strerror(-r));
 		return r;
 	}
-	r = cache_source_id(b->st, kind, fd, &id);
+	r = cache_source_id(b->st, image ? CACHE_IMAGES : kind, fd, &id);
 	if (r < 0) {
 		*ret_err = xasprintf("'%s': %s", path, strerror(-r));
 		return r;
@@ -665,19 +667,91 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 		.flags = kind == CACHE_SEEDS ? UNPACK_KEEP_OWNER | UNPACK_ALLOW_DEVICES | UNPACK_NO_STRIP : 0,
 	};
 	CacheRequest req = {
-		.kind = kind,
+		.kind = image ? CACHE_IMAGES : kind,
 		.id = id,
 		.label = label,
 		.group = group,
 		.timeout_ms = (long) b->timeout * 1000,
 		.hold = true,
-		.fill = unpack_fill,
+		.fill = image ? image_fill : unpack_fill,
 		.userdata = &tf,
 	};
 	r = cache_acquire(b->st, &req, ret, ret_err);
 	if (r >= 0 && ret->recovered)
 		log_info("%s", ret->recovered);
 	return r;
+}
+
+/* A seed or snapshot as the build uses it: a tree from the cache, or an
+ * image (from the cache, or the .sqfs file itself) mounted in our private
+ * namespace at MNT (image-mount.h).  TREE is what the build reads. */
+typedef struct BuildInput {
+	CacheLease lease;
+	char *mnt;
+	char *tree;
+} BuildInput;
+
+#define BUILD_INPUT_INIT { .lease = CACHE_LEASE_INIT }
+
+static void build_input_done(BuildInput *in)
+{
+	image_umount(in->mnt);
+	cache_release(&in->lease);
+	free(in->mnt);
+	free(in->tree);
+	*in = (BuildInput) BUILD_INPUT_INIT;
+}
+
+static bool is_sqfs_name(const char *name)
+{
+	static const char *const exts[] = { ".sqfs", ".squashfs", ".sfs" };
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
+		size_t e = strlen(exts[i]);
+		if (n > e && strcmp(name + n - e, exts[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Take the seed (KIND CACHE_SEEDS) or the snapshot: with cache_format
+ * "image", a tarball's image from cache/images/ (one conversion, shared)
+ * or a .sqfs file as it is, mounted at <work>/<seed|snapshot>.img; else
+ * the tree from the cache. */
+static int acquire_input(const Build *b, CacheKind kind, const char *path, const char *label, BuildInput *ret,
+			 char **ret_err)
+{
+	bool seed = kind == CACHE_SEEDS;
+	_cleanup_free_ char *image = NULL;
+	int r;
+
+	if (!b->use_images || !(image_can_convert(label) || (seed && is_sqfs_name(label)))) {
+		r = acquire_tree(b, kind, path, label, false, &ret->lease, ret_err);
+		if (r >= 0)
+			ret->tree = xstrdup(ret->lease.path);
+		return r;
+	}
+	if (is_sqfs_name(label))
+		image = xstrdup(path);
+	else {
+		r = acquire_tree(b, kind, path, label, true, &ret->lease, ret_err);
+		if (r < 0)
+			return r;
+		image = xasprintf("%s/%s", ret->lease.path, IMAGE_FILE_NAME);
+	}
+	r = mount_ns_private(ret_err);
+	if (r < 0)
+		return r;
+	ret->mnt = xasprintf("%s/%s.img", b->work, seed ? "seed" : "snapshot");
+	r = image_mount(image, ret->mnt, !seed, ret_err);
+	if (r < 0) {
+		free(ret->mnt);
+		ret->mnt = NULL;
+		return r;
+	}
+	ret->tree = seed ? xstrdup(ret->mnt) : image_repo_root(ret->mnt);
+	return 0;
 }
 
 /* 1. Everything about one spec is checked before anything happens: the
@@ -711,7 +785,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	Build b = *bp; /* a shallow copy: BP keeps ownership */
 	_cleanup_free_ char *err = NULL, *workrel = NULL;
 	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
-	CacheLease seed = CACHE_LEASE_INIT, snap = CACHE_LEASE_INIT;
+	BuildInput seed = BUILD_INPUT_INIT, snap = BUILD_INPUT_INIT;
 	int64_t t0 = now_ms();
 	int r, ret = EXIT_OK;
 
@@ -755,16 +829,16 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 
 	/* 3-4. The snapshot and the seed, shared through the cache. */
 	if (!b.snapshot_is_image) {
-		r = acquire_tree(&b, CACHE_SNAPSHOTS, b.snapshot_path, b.snapshot_name, &snap, &err);
+		r = acquire_input(&b, CACHE_SNAPSHOTS, b.snapshot_path, b.snapshot_name, &snap, &err);
 		if (r < 0)
 			goto fail;
 	}
-	r = acquire_tree(&b, CACHE_SEEDS, b.seed_path, b.seed_name, &seed, &err);
+	r = acquire_input(&b, CACHE_SEEDS, b.seed_path, b.seed_name, &seed, &err);
 	if (r < 0)
 		goto fail;
 	/* The seed's make.conf: catalyst keeps its flags and CHOST (plan.h). */
 	{
-		_cleanup_close_ int tree_fd = open(seed.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		_cleanup_close_ int tree_fd = open(seed.tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		_cleanup_free_ char *text = NULL;
 		size_t len;
 
@@ -781,25 +855,25 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	}
 	test_point("inputs-ready");
 	log_info("build %s: seed %s (%s), snapshot %s (%s); start after %" PRId64 " ms", b.name, b.seed_name,
-		 cache_action_name(seed.action), b.snapshot_name,
-		 b.snapshot_is_image ? "image" : cache_action_name(snap.action), now_ms() - t0);
+		 seed.mnt && !seed.lease.id ? "image" : cache_action_name(seed.lease.action), b.snapshot_name,
+		 b.snapshot_is_image ? "image" : cache_action_name(snap.lease.action), now_ms() - t0);
 
 	/* 5. The target's steps in the sandbox. */
-	r = run_steps(&b, work_fd, seed.path, snap.path, &err);
+	r = run_steps(&b, work_fd, seed.tree, snap.tree, &err);
 	if (r < 0)
 		goto fail;
 
 	/* 6. Pack and publish. */
 	test_point("packing");
 	log_info("build %s: packing %s", b.name, b.out_name);
-	r = pack_result(&b, seed.path, &err);
+	r = pack_result(&b, seed.tree, &err);
 	if (r < 0)
 		goto fail;
 	test_point("packed");
 
 	/* 7. Done: leases go, the work directory too (unless keepwork). */
-	cache_release(&seed);
-	cache_release(&snap);
+	build_input_done(&seed);
+	build_input_done(&snap);
 	if (!b.keepwork) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		closep(&work_fd);
@@ -812,8 +886,8 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	return EXIT_OK;
 
 fail:
-	cache_release(&seed);
-	cache_release(&snap);
+	build_input_done(&seed);
+	build_input_done(&snap);
 	if (r == -ETIMEDOUT) {
 		log_error("build %s: %s", b.name, err ? err : "gave up waiting for a lock");
 		ret = EXIT_TEMPFAIL;

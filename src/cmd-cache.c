@@ -4,6 +4,7 @@
  */
 #include "cache.h"
 #include "main.h"
+#include "image.h"
 #include "snapshot.h"
 #include "unpack.h"
 
@@ -246,6 +247,7 @@ int cmd_prepare(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "hold", no_argument, NULL, 'H' },
+		{ "image", no_argument, NULL, 'I' },
 		GLOBAL_LONG_OPTIONS,
 		{}
 	};
@@ -254,7 +256,7 @@ int cmd_prepare(int argc, char **argv)
 	_cleanup_free_ char *name = NULL, *id = NULL, *err = NULL, *group = NULL;
 	_cleanup_close_ int fd = -EBADF;
 	CacheLease lease = CACHE_LEASE_INIT;
-	bool hold = false;
+	bool hold = false, image = false;
 	char **cmd = NULL;
 	int c, r, ret, nopts = argc;
 
@@ -269,12 +271,14 @@ int cmd_prepare(int argc, char **argv)
 	while ((c = command_getopt(nopts, argv, "prepare", COMMAND_SHORT_OPTS "h", options)) != -1) {
 		switch (c) {
 		case 'h':
-			printf("Usage: zeolite prepare [--json] SNAPSHOT\n"
+			printf("Usage: zeolite prepare [--image] [--json] SNAPSHOT\n"
 			       "       zeolite prepare --hold SNAPSHOT -- COMMAND [ARGS...]\n\n"
 			       "Make the unpacked tree of SNAPSHOT ready in cache/snapshots/<id>/ and print\n"
 			       "its path.  SNAPSHOT is a path to a snapshot file or a name in snapshots/\n"
 			       "(with or without its extension).  One process unpacks; others wait for it\n"
 			       "(at most lock_timeout seconds, then exit 75 naming the holder).\n\n"
+			       "      --image  make the squashfs image of SNAPSHOT (a tarball) in\n"
+			       "               cache/images/<id>/ instead, and print the image's path\n"
 			       "      --json   print {snapshot, id, path, action, waited_ms}\n"
 			       "      --hold   run COMMAND with ZEOLITE_SNAPSHOT_PATH set, holding the\n"
 			       "               tree so that gc cannot remove it; exit with its status\n");
@@ -284,6 +288,9 @@ int cmd_prepare(int argc, char **argv)
 			break;
 		case 'H':
 			hold = true;
+			break;
+		case 'I':
+			image = true;
 			break;
 		default:
 			return EXIT_USAGE;
@@ -308,7 +315,13 @@ int cmd_prepare(int argc, char **argv)
 			  fd == -ENOENT ? "not found (neither a file nor a name in snapshots/)" : strerror(-fd));
 		return EXIT_DATAERR;
 	}
-	r = cache_source_id(&st, CACHE_SNAPSHOTS, fd, &id);
+	if (image && !image_can_convert(name)) {
+		log_error("prepare: snapshot '%s': --image needs a tarball (.tar, .tar.xz, .tar.zst, ...)%s", name,
+			  has_snapshot_ext(name) && strstr(name, ".sqfs") ? "; a .sqfs snapshot is an image already"
+									 : "");
+		return EXIT_DATAERR;
+	}
+	r = cache_source_id(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, &id);
 	if (r < 0) {
 		log_error("prepare: snapshot '%s': %s", name, r == -EINVAL ? "not a regular file" : strerror(-r));
 		return exit_status_for(r);
@@ -317,13 +330,13 @@ int cmd_prepare(int argc, char **argv)
 
 	UnpackFill fill = { .fd = fd, .name = name };
 	CacheRequest req = {
-		.kind = CACHE_SNAPSHOTS,
+		.kind = image ? CACHE_IMAGES : CACHE_SNAPSHOTS,
 		.id = id,
 		.label = name,
 		.group = group,
 		.timeout_ms = (long) effective_lock_timeout(&cfg, NULL) * 1000,
 		.hold = hold,
-		.fill = unpack_fill,
+		.fill = image ? image_fill : unpack_fill,
 		.userdata = &fill,
 	};
 	r = cache_acquire(&st, &req, &lease, &err);
@@ -336,6 +349,12 @@ int cmd_prepare(int argc, char **argv)
 	}
 	if (lease.recovered)
 		log_info("%s", lease.recovered);
+	if (image) {
+		/* The entry is the directory; what a user wants is the image. */
+		char *p = xasprintf("%s/%s", lease.path, IMAGE_FILE_NAME);
+		free(lease.path);
+		lease.path = p;
+	}
 
 	if (arg_json) {
 		Buf b = { 0 };

@@ -26,6 +26,7 @@ typedef enum KeyKind {
 	KEY_STRV,          /* char **: an array of strings */
 	KEY_DIGESTS,       /* char **: an array of digest names */
 	KEY_DIGEST_FORMAT, /* char *: "bsd" or "linux" */
+	KEY_CACHE_FORMAT,  /* char *: "image" or "tree" */
 	KEY_JOBS,          /* long, >= 1 */
 	KEY_LOAD,          /* char *: a non-negative number, as text */
 	KEY_TMPFS,         /* var_tmpfs_portage: size in GiB, >= 0 */
@@ -42,6 +43,7 @@ typedef struct ConfigKey {
 
 static const ConfigKey config_keys[] = {
 	STR("binhost", binhost),
+	{ "cache_format", KEY_CACHE_FORMAT, offsetof(Config, cache_format) },
 	STR("compression_mode", compression_mode),
 	{ "digests", KEY_DIGESTS, offsetof(Config, digests) },
 	{ "digest_format", KEY_DIGEST_FORMAT, offsetof(Config, digest_format) },
@@ -119,6 +121,7 @@ void config_init(Config *c)
 		.repo_openpgp_key_path = xstrdup("/usr/share/openpgp-keys/gentoo-release.asc"),
 		.compression_mode = xstrdup("lbzip2"),
 		.digest_format = xstrdup("linux"),
+		.cache_format = xstrdup("image"),
 		.digests = strv_new(default_digests, ELEMENTSOF(default_digests)),
 		.options = strv_new(NULL, 0),
 		.distcc_hosts = strv_new(NULL, 0),
@@ -136,6 +139,7 @@ void config_done(Config *c)
 		switch (k->kind) {
 		case KEY_STRING:
 		case KEY_DIGEST_FORMAT:
+		case KEY_CACHE_FORMAT:
 		case KEY_LOAD:
 			free(*field_str(c, k));
 			break;
@@ -215,6 +219,17 @@ static int check_value(const char *path, const ConfigKey *k, const TomlValue *v,
 			return -EINVAL;
 		}
 		return 0;
+	case KEY_CACHE_FORMAT:
+		if (v->type != TOML_STRING) {
+			diags_add(d, false, "%s:%u: '%s' must be a string", path, v->line, k->name);
+			return -EINVAL;
+		}
+		if (strcmp(v->str, "image") != 0 && strcmp(v->str, "tree") != 0) {
+			diags_add(d, false, "%s:%u: '%s' must be \"image\" or \"tree\", not \"%s\"", path,
+				  v->line, k->name, v->str);
+			return -EINVAL;
+		}
+		return 0;
 	case KEY_STRV:
 		return check_strv(path, k, v, d);
 	case KEY_DIGESTS:
@@ -265,6 +280,7 @@ static void apply_value(Config *c, const ConfigKey *k, const TomlValue *v)
 	switch (k->kind) {
 	case KEY_STRING:
 	case KEY_DIGEST_FORMAT:
+	case KEY_CACHE_FORMAT:
 		free(*field_str(c, k));
 		*field_str(c, k) = xstrdup(v->str);
 		break;
@@ -432,6 +448,7 @@ static int put_reference(Expander *E, int idx, int ref, Buf *b)
 	switch (k->kind) {
 	case KEY_STRING:
 	case KEY_DIGEST_FORMAT:
+	case KEY_CACHE_FORMAT:
 	case KEY_LOAD:
 		if (k->kind == KEY_STRING) {
 			r = expand_key(E, ref);

@@ -47,6 +47,7 @@ typedef struct Config {
 	char *repo_openpgp_key_path;
 	char *compression_mode;
 	char *digest_format;
+	char *cache_format; /* "image" (default) or "tree": what builds take from the cache */
 	char *jobserver_fifo;
 	char **digests;     /* NULL-terminated */
 	char **options;     /* NULL-terminated */

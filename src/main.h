@@ -88,6 +88,12 @@ typedef struct UnpackFill {
 int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files, uint64_t *ret_bytes,
 		char **ret_err);
 
+/* A cache fill (CacheFillFn) that makes IMAGE_FILE_NAME, the squashfs
+ * image of the tarball open at FD (image-fill.c).  USERDATA is an
+ * UnpackFill; its flags are not used (an image keeps everything). */
+int image_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files, uint64_t *ret_bytes,
+	       char **ret_err);
+
 /* Commands (cmd-*.c): each gets its own argv with argv[0] the command. */
 int cmd_build(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);

@@ -113,3 +113,12 @@ void pack_result_done(PackResult *r)
 	if (o)
 		o->pack_result_done(r);
 }
+
+int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
+	       ImageStats *ret_stats, char **ret_err)
+{
+	const ArchiveOps *o = archive_ops(ret_err);
+	if (!o)
+		return -ELIBACC;
+	return o->image_make(src_fd, name, out_fd, progress, userdata, ret_stats, ret_err);
+}

@@ -615,6 +615,7 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	else
 		b->pkgcache_path = xasprintf("%s/packages/%s/%s-%s", st->path, b->rel_type, b->target, b->subarch);
 	b->distdir = xstrdup(cfg->distdir);
+	b->use_images = cfg->cache_format && strcmp(cfg->cache_format, "image") == 0;
 	b->repo_dir = xasprintf("/var/db/repos/%s", b->repo_name);
 	r = render_make_conf(b, NULL, ret_err);
 	if (r < 0)

@@ -57,6 +57,7 @@ typedef struct Plan {
 	char *snapshot_name;    /* file under snapshots/ (or a path) */
 	char *snapshot_path;
 	bool snapshot_is_image;
+	bool use_images;        /* cache_format "image": tarballs become images (image.h) */
 	char *out_dir;          /* builds/<rel_type> */
 	char *out_name;         /* file name of the tarball (rename_regexp applied) */
 	char *targets_dir;      /* host directory of the target scripts */

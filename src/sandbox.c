@@ -35,16 +35,16 @@
  */
 #include "sandbox.h"
 
+#include "loop.h"
+
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/loop.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -52,15 +52,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
-
-#ifndef LOOP_CONFIGURE
-#define LOOP_CONFIGURE 0x4C0A
-#endif
-#ifndef LOOP_MAJOR
-#define LOOP_MAJOR 7
-#endif
 
 #define FD_PATH_MAX 32          /* "/proc/self/fd/" + an int */
 #define ERR_MSG_MAX 1024        /* one error record; < PIPE_BUF, so atomic */
@@ -334,67 +326,17 @@ static void setup_dev(const Child *k)
 			child_fail(k, errno, "symlink %s/dev/%s", root, links[i].name);
 }
 
-/*
- * Attach IMAGE_FD read-only to a free loop device with autoclear, so the
- * device detaches itself when its last user (the squashfs mount, hence the
- * mount namespace) goes away.  DEV_FD is our private /dev in the root,
- * used for a device node if the host's /dev has none (no udev).  Returns
- * the open loop device and its name for the mount source.
- */
+/* loop_attach_ro() for the snapshot image; DEV_FD is our private /dev in
+ * the root, for a device node if the host's /dev has none.  Exits the
+ * child on failure. */
 static int loop_attach(const Child *k, int image_fd, int dev_fd, char name[static PATH_MAX])
 {
-	const char *image = k->c->snapshot_image;
-	_cleanup_close_ int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (ctl < 0)
-		child_fail(k, errno, "loop-mount %s: open /dev/loop-control", image);
+	const char *what = "";
+	int fd = loop_attach_ro(image_fd, dev_fd, name, &what);
 
-	for (int attempt = 0; attempt < 32; attempt++) {
-		char tmp[32];
-		int nr = ioctl(ctl, LOOP_CTL_GET_FREE);
-
-		if (nr < 0)
-			child_fail(k, errno, "loop-mount %s: get a free loop device", image);
-		snprintf(name, PATH_MAX, "/dev/loop%d", nr);
-		_cleanup_close_ int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0 && errno == ENOENT) {
-			snprintf(tmp, sizeof(tmp), ".loop%d", nr);
-			if (mknodat(dev_fd, tmp, S_IFBLK | 0600, makedev(LOOP_MAJOR, nr)) < 0)
-				child_fail(k, errno, "loop-mount %s: create a node for %s", image, name);
-			fd = openat(dev_fd, tmp, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-			(void) unlinkat(dev_fd, tmp, 0);
-			if (fd >= 0)
-				fd_path(name, fd);
-		}
-		if (fd < 0)
-			child_fail(k, errno, "loop-mount %s: open %s", image, name);
-
-		struct loop_config cfg = {
-			.fd = (uint32_t) image_fd,
-			.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR,
-		};
-		if (ioctl(fd, LOOP_CONFIGURE, &cfg) == 0)
-			return TAKE_FD(fd);
-		if (errno == EBUSY)     /* someone else took it first */
-			continue;
-		if (errno != EINVAL && errno != ENOTTY)
-			child_fail(k, errno, "loop-mount %s: configure %s", image, name);
-
-		/* Before Linux 5.8: attach, then set autoclear.  The device is
-		 * read-only because both fds are O_RDONLY. */
-		if (ioctl(fd, LOOP_SET_FD, image_fd) < 0) {
-			if (errno == EBUSY)
-				continue;
-			child_fail(k, errno, "loop-mount %s: attach to %s", image, name);
-		}
-		struct loop_info64 info = { .lo_flags = LO_FLAGS_AUTOCLEAR };
-		if (ioctl(fd, LOOP_SET_STATUS64, &info) < 0) {
-			int err = errno;
-			(void) ioctl(fd, LOOP_CLR_FD, 0);
-			child_fail(k, err, "loop-mount %s: set autoclear on %s", image, name);
-		}
-		return TAKE_FD(fd);
-	}
-	child_fail(k, EBUSY, "loop-mount %s: no free loop device", image);
+	if (fd < 0)
+		child_fail(k, -fd, "loop-mount %s: %s", k->c->snapshot_image, what);
+	return fd;
 }
 
 static void setup_snapshot(const Child *k)

@@ -162,7 +162,7 @@ int store_open(const char *path, Store *ret, char **ret_err)
 			close(r);
 	}
 
-	static const char *cache_kinds[] = { "snapshots", "seeds" };
+	static const char *cache_kinds[] = { "snapshots", "seeds", "images" };
 	for (size_t i = 0; i < ELEMENTSOF(cache_kinds); i++) {
 		_cleanup_free_ char *what = xasprintf("%s/cache/%s", s.path, cache_kinds[i]);
 
@@ -171,8 +171,10 @@ int store_open(const char *path, Store *ret, char **ret_err)
 			goto fail;
 		if (i == 0)
 			s.cache_snapshots_fd = r;
-		else
+		else if (i == 1)
 			s.cache_seeds_fd = r;
+		else
+			s.cache_images_fd = r;
 	}
 
 	*ret = s;
@@ -187,7 +189,7 @@ fail:
 void store_close(Store *s)
 {
 	int *fds[] = { &s->fd, &s->snapshots_fd, &s->cache_fd, &s->cache_snapshots_fd,
-		       &s->cache_seeds_fd, &s->builds_fd, &s->tmp_fd, &s->locks_fd };
+		       &s->cache_seeds_fd, &s->cache_images_fd, &s->builds_fd, &s->tmp_fd, &s->locks_fd };
 
 	for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
 		closep(fds[i]);

@@ -24,13 +24,14 @@ typedef struct Store {
 	int cache_fd;
 	int cache_snapshots_fd;
 	int cache_seeds_fd;
+	int cache_images_fd;
 	int builds_fd;
 	int tmp_fd;
 	int locks_fd;
 } Store;
 
 #define STORE_INIT { .fd = -EBADF, .snapshots_fd = -EBADF, .cache_fd = -EBADF, \
-	.cache_snapshots_fd = -EBADF, .cache_seeds_fd = -EBADF, .builds_fd = -EBADF, \
+	.cache_snapshots_fd = -EBADF, .cache_seeds_fd = -EBADF, .cache_images_fd = -EBADF, .builds_fd = -EBADF, \
 	.tmp_fd = -EBADF, .locks_fd = -EBADF }
 
 /* Open (creating as needed) the store at PATH.  Returns 0, or -errno with

@@ -20,7 +20,7 @@ setup() {
 	WORK=$(mktemp -d /var/tmp/zeolite-bats.XXXXXX)
 	Z=("$ZEOLITE" -c "$FIX/zeolite.conf")
 	OUT="$FIX/store/builds/23.0-default"
-	grep -v '^#' /proc/self/mountinfo | awk '{print $5, $9, $10}' | sort > "$WORK/mounts.before"
+	our_mounts > "$WORK/mounts.before"
 }
 
 teardown() {
@@ -30,8 +30,20 @@ teardown() {
 	rm -rf "$WORK"
 }
 
+# The mounts under this file's fixtures and this test's work directory
+# (other test runs on the machine may mount and unmount elsewhere).
+our_mounts() {
+	awk -v fix="$FIX/" -v work="$WORK/" 'index($5, fix) == 1 || index($5, work) == 1 { print $5, $9, $10 }' \
+		/proc/self/mountinfo | sort
+}
+
+# No loop device is left holding an image of STORE's cache.
+no_image_loops() {
+	! losetup -a | grep -F "$1/cache/images/"
+}
+
 mounts_unchanged() {
-	grep -v '^#' /proc/self/mountinfo | awk '{print $5, $9, $10}' | sort > "$WORK/mounts.after"
+	our_mounts > "$WORK/mounts.after"
 	diff "$WORK/mounts.before" "$WORK/mounts.after"
 }
 
@@ -100,12 +112,16 @@ mounts_unchanged() {
 	mounts_unchanged
 }
 
-@test "three concurrent builds from one seed and one snapshot: one unpack of each" {
+# Three builds at once from one new seed and one new tarball snapshot:
+# one conversion (image) or unpack (tree) of each, shared by all three.
+concurrent_builds() {
+	local format=$1
 	# A fresh store so that nothing is cached yet.
 	rm -rf "$WORK/store"
 	cp -a "$FIX/store" "$WORK/store"
 	rm -rf "$WORK/store/cache" "$WORK/store/builds/23.0-default"/stage*-fixture*
 	sed "s|^storedir = .*|storedir = \"$WORK/store\"|" "$FIX/zeolite.conf" > "$WORK/z.conf"
+	echo "cache_format = \"$format\"" >> "$WORK/z.conf"
 	id=$(cat "$FIX/treeish")
 	for t in stage1 stage3 stage4; do
 		sed -e "s/^snapshot_treeish: .*/snapshot: gentoo-$id.tar.xz/" "$FIX/$t.spec" > "$WORK/$t.spec"
@@ -120,11 +136,29 @@ mounts_unchanged() {
 	[ "$(cat "$WORK"/*.err | grep -c 'seed 23.0-default/stage3-amd64-openrc-latest.tar.xz (unpacked)')" -eq 1 ]
 	[ "$(cat "$WORK"/*.err | grep -Ec 'snapshot gentoo-[0-9a-f]+\.tar\.xz \(unpacked\)')" -eq 1 ]
 	for t in stage1 stage3 stage4; do [ -s "$(cat "$WORK/$t.out")" ]; done
-	[ "$(ls "$WORK/store/cache/seeds" | grep -vc -e '\.lock$' -e '^\.')" -eq 1 ]
+	entries() { ls "$WORK/store/cache/$1" | grep -vc -e '\.lock$' -e '^\.' || true; }
+	if [ "$format" = image ]; then
+		[ "$(entries images)" -eq 2 ]
+		[ "$(entries seeds)" -eq 0 ]
+		[ "$(entries snapshots)" -eq 0 ]
+	else
+		[ "$(entries seeds)" -eq 1 ]
+		[ "$(entries snapshots)" -eq 1 ]
+		[ "$(entries images)" -eq 0 ]
+	fi
 	# stage1's tarball is the separate root it built.
 	tar -tf "$(cat "$WORK/stage1.out")" | grep -qx './usr/share/standin/sys-devel_gcc'
 	! tar -tf "$(cat "$WORK/stage1.out")" | grep -qx './bin/busybox'
 	mounts_unchanged
+	no_image_loops "$WORK/store"
+}
+
+@test "three concurrent builds from one seed and one snapshot, as images: one conversion of each" {
+	concurrent_builds image
+}
+
+@test "three concurrent builds from one seed and one snapshot, as trees: one unpack of each" {
+	concurrent_builds tree
 }
 
 @test "a second build of the same target waits, then exits 75 naming the holder" {
@@ -157,6 +191,7 @@ mounts_unchanged() {
 	rm -f "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
 	mounts_unchanged
 	[ -z "$(losetup -j "$FIX/store/snapshots/gentoo-$(cat "$FIX/treeish").sqfs")" ]
+	no_image_loops "$FIX/store"
 	[ ! -e "$OUT/stage4-amd64-desktop-fixture.tar.xz.DIGESTS.new" ]
 	[ -z "$(ls -A "$OUT" | grep '^\.tmp' || true)" ]
 	# setup was done and recorded: the next run resumes after it.
