@@ -54,83 +54,22 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <assert.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
-#include <time.h>
 
+#include "contents.h"
 #include "output.h"
+#include "pack-sink.h"
 #include "pack.h"
 
 #define PACK_BUF_SIZE (4u << 20)
 #define PACK_BLOCK_SIZE (1 << 20)
-#define PACK_SYNC_STEP (UINT64_C(32) << 20)
 #define PACK_MAX_DEPTH 512
-#define PACK_MAX_DIGESTS 16
-
-/* ---- compression ---- */
-
-int pack_compression_from_mode(const char *mode, PackCompression *ret, int *ret_threads)
-{
-	static const struct {
-		const char *mode;
-		PackCompression c;
-		bool threaded;
-	} table[] = {
-		{ "xz", PACK_XZ, false },          { "xz_x", PACK_XZ, false },
-		{ "pixz", PACK_XZ, true },         { "pixz_i", PACK_XZ, true },
-		{ "pixz_x", PACK_XZ, true },       { "zstd", PACK_ZSTD, false },
-		{ "zstd_x", PACK_ZSTD, false },    { "pzstd", PACK_ZSTD, true },
-		{ "pzstd_x", PACK_ZSTD, true },    { "gzip", PACK_GZIP, false },
-		{ "gzip_x", PACK_GZIP, false },    { "pigz", PACK_GZIP, false },
-		{ "pigz_x", PACK_GZIP, false },    { "bzip2", PACK_BZIP2, false },
-		{ "bzip2_x", PACK_BZIP2, false },  { "lbzip2", PACK_BZIP2, false },
-		{ "lbzip2_x", PACK_BZIP2, false }, { "tar", PACK_NONE, false },
-		{ "tar_x", PACK_NONE, false },
-	};
-
-	if (!mode)
-		return -EINVAL;
-	for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-		if (strcmp(mode, table[i].mode) != 0)
-			continue;
-		if (ret)
-			*ret = table[i].c;
-		if (ret_threads) {
-			long n = table[i].threaded ? sysconf(_SC_NPROCESSORS_ONLN) : 0;
-			*ret_threads = n > 0 ? (int)n : 0;
-		}
-		return 0;
-	}
-	return -EINVAL;
-}
-
-const char *pack_extension(PackCompression c)
-{
-	switch (c) {
-	case PACK_NONE:
-		return "tar";
-	case PACK_XZ:
-		return "tar.xz";
-	case PACK_ZSTD:
-		return "tar.zst";
-	case PACK_GZIP:
-		return "tar.gz";
-	case PACK_BZIP2:
-		return "tar.bz2";
-	case _PACK_COMPRESSION_MAX:
-		break;
-	}
-	return NULL;
-}
 
 static const char *filter_name(PackCompression c)
 {
@@ -151,139 +90,6 @@ static const char *filter_name(PackCompression c)
 	return "?";
 }
 
-/* ---- digests ---- */
-
-static const EVP_MD *digest_lookup(const char *name)
-{
-	char evp[64];
-	size_t n = strlen(name);
-
-	if (strcmp(name, "blake2b") == 0)
-		return EVP_blake2b512();
-	if (strcmp(name, "blake2s") == 0)
-		return EVP_blake2s256();
-	if (strcmp(name, "sha512") == 0)
-		return EVP_sha512();
-	if (n == 0 || n >= sizeof(evp))
-		return NULL;
-	/* hashlib spells "sha3_256" what OpenSSL calls "sha3-256". */
-	for (size_t i = 0; i <= n; i++)
-		evp[i] = name[i] == '_' ? '-' : name[i];
-	return EVP_get_digestbyname(evp);
-}
-
-/* ---- output files ---- */
-
-/* A file of the output set, made under its final name in the stage
- * directory (see output.h); only the stage's commit makes it visible. */
-typedef struct OutFile {
-	int fd;
-	int stage_fd; /* where it was made, -EBADF before */
-	char *final;  /* name in the stage and, once committed, in the output directory */
-} OutFile;
-
-static int out_open(int stage_fd, const char *final, OutFile *f)
-{
-	*f = (OutFile) { .fd = -EBADF, .stage_fd = -EBADF, .final = xstrdup(final) };
-	f->fd = openat(stage_fd, final, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (f->fd < 0)
-		return -errno;
-	f->stage_fd = stage_fd;
-	if (fchmod(f->fd, 0644) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Close F and forget it (the stage's abort removes the file). */
-static void out_discard(OutFile *f)
-{
-	int saved = errno;
-
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f->final);
-	*f = (OutFile) { .fd = -EBADF, .stage_fd = -EBADF };
-	errno = saved;
-}
-
-/* ---- a hashing sink for libarchive ---- */
-
-typedef struct Sink {
-	OutFile *f;
-	EVP_MD_CTX *ctx[PACK_MAX_DIGESTS];
-	size_t n_ctx;
-	uint64_t bytes;
-	uint64_t synced;
-	int err; /* -errno of the first write failure */
-	bool discard; /* after a failure: swallow what libarchive still flushes */
-} Sink;
-
-static la_ssize_t sink_write(struct archive *a, void *userdata, const void *buf, size_t n)
-{
-	Sink *s = userdata;
-	int r;
-
-	if (s->discard)
-		return (la_ssize_t)n;
-	r = write_all(s->f->fd, buf, n);
-	if (r < 0) {
-		if (!s->err)
-			s->err = r;
-		archive_set_error(a, -r, "%s", strerror(-r));
-		return -1;
-	}
-	for (size_t i = 0; i < s->n_ctx; i++)
-		if (EVP_DigestUpdate(s->ctx[i], buf, n) != 1) {
-			if (!s->err)
-				s->err = -ENOMEM;
-			archive_set_error(a, ENOMEM, "digest update failed");
-			return -1;
-		}
-	s->bytes += n;
-	/* Start writeback early, so that the final fsync has little to do. */
-	if (s->bytes - s->synced >= PACK_SYNC_STEP) {
-		(void)sync_file_range(s->f->fd, (off64_t)s->synced, (off64_t)(s->bytes - s->synced),
-				      SYNC_FILE_RANGE_WRITE);
-		s->synced = s->bytes;
-	}
-	return (la_ssize_t)n;
-}
-
-static int sink_open(Sink *s, OutFile *f, const EVP_MD *const *mds, size_t n)
-{
-	*s = (Sink) { .f = f };
-	for (size_t i = 0; i < n; i++) {
-		s->ctx[i] = EVP_MD_CTX_new();
-		if (!s->ctx[i])
-			die_oom();
-		s->n_ctx++;
-		if (EVP_DigestInit_ex(s->ctx[i], mds[i], NULL) != 1)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-/* Finish digest I of S as lowercase hex into HEX (2 * EVP_MAX_MD_SIZE + 1). */
-static int sink_hex(Sink *s, size_t i, char *hex)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-
-	if (EVP_DigestFinal_ex(s->ctx[i], md, &len) != 1)
-		return -EINVAL;
-	for (unsigned k = 0; k < len; k++)
-		sprintf(hex + 2 * k, "%02x", md[k]);
-	hex[2 * len] = '\0';
-	return 0;
-}
-
-static void sink_done(Sink *s)
-{
-	for (size_t i = 0; i < s->n_ctx; i++)
-		EVP_MD_CTX_free(s->ctx[i]);
-	s->n_ctx = 0;
-}
-
 /* ---- the packer ---- */
 
 typedef struct Link {
@@ -298,10 +104,7 @@ typedef struct Packer {
 
 	struct archive *tar;
 	Sink tar_sink;
-	struct archive *contents;
-	Sink contents_sink;
-	Buf listing;       /* CONTENTS lines not yet handed to the gzip writer */
-	int ugswidth;
+	Contents contents;
 
 	dev_t root_dev;
 	Link *links;       /* open addressing, cap a power of two */
@@ -326,39 +129,12 @@ _printf_(3, 4) static int fail(Packer *p, int r, const char *fmt, ...)
 	return r;
 }
 
-/* Quote S like GNU tar's "escape" style, for CONTENTS and messages. */
-static void put_quoted(Buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '\\')
-			buf_puts(b, "\\\\");
-		else if (c == '\n')
-			buf_puts(b, "\\n");
-		else if (c == '\t')
-			buf_puts(b, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\%03o", c);
-		else
-			buf_putc(b, (char)c);
-	}
-}
-
-static char *quoted(const char *s)
-{
-	Buf b = {};
-
-	put_quoted(&b, s);
-	return buf_steal(&b);
-}
-
 _printf_(4, 5) static int fail_entry(Packer *p, int r, const char *path, const char *fmt, ...)
 {
 	int saved = errno; /* for %m */
 	va_list ap;
 	_cleanup_free_ char *m = NULL;
-	_cleanup_free_ char *q = quoted(path);
+	_cleanup_free_ char *q = contents_quoted(path);
 
 	if (p->err)
 		return r;
@@ -385,17 +161,6 @@ static int fail_tar(Packer *p, const char *path)
 		return fail_entry(p, e > 0 ? -e : -EIO, path, "%s", msg);
 	return fail(p, e > 0 ? -e : -EIO, "pack: compressor (%s): %s",
 		    filter_name(p->req->compression), msg);
-}
-
-static int fail_contents(Packer *p)
-{
-	const char *msg = archive_error_string(p->contents);
-	int e = archive_errno(p->contents);
-
-	if (p->contents_sink.err)
-		return fail(p, p->contents_sink.err, "pack: CONTENTS: %s",
-			    strerror(-p->contents_sink.err));
-	return fail(p, e > 0 ? -e : -EIO, "pack: CONTENTS: %s", msg ? msg : "unknown error");
 }
 
 static size_t link_hash(dev_t dev, ino_t ino)
@@ -435,85 +200,6 @@ static const char *link_find_or_add(Packer *p, dev_t dev, ino_t ino, const char 
 	p->links[i] = (Link) { .dev = dev, .ino = ino, .path = xstrdup(path) };
 	p->n_links++;
 	return NULL;
-}
-
-/* ---- CONTENTS ---- */
-
-static int contents_flush(Packer *p, bool force)
-{
-	la_ssize_t n;
-
-	if (p->listing.len == 0 || (!force && p->listing.len < (1u << 16)))
-		return 0;
-	n = archive_write_data(p->contents, p->listing.data, p->listing.len);
-	if (n < 0 || (size_t)n != p->listing.len)
-		return fail_contents(p);
-	p->listing.len = 0;
-	p->listing.data[0] = '\0';
-	return 0;
-}
-
-static void mode_string(mode_t mode, bool hardlink, char out[11])
-{
-	static const char rwx[] = "rwxrwxrwx";
-	char t;
-
-	switch (mode & S_IFMT) {
-	case S_IFDIR: t = 'd'; break;
-	case S_IFLNK: t = 'l'; break;
-	case S_IFCHR: t = 'c'; break;
-	case S_IFBLK: t = 'b'; break;
-	case S_IFIFO: t = 'p'; break;
-	case S_IFSOCK: t = 's'; break;
-	default: t = '-'; break;
-	}
-	out[0] = hardlink ? 'h' : t;
-	for (int i = 0; i < 9; i++)
-		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
-	if (mode & S_ISUID)
-		out[3] = (mode & S_IXUSR) ? 's' : 'S';
-	if (mode & S_ISGID)
-		out[6] = (mode & S_IXGRP) ? 's' : 'S';
-	if (mode & S_ISVTX)
-		out[9] = (mode & S_IXOTH) ? 't' : 'T';
-	out[10] = '\0';
-}
-
-static int contents_add(Packer *p, const char *name, const struct stat *st, const char *symlink,
-			const char *hardlink)
-{
-	char mode[11], owner[48], size[48], date[32];
-	struct tm tm;
-	time_t t = st->st_mtim.tv_sec;
-	int pad;
-
-	mode_string(st->st_mode, hardlink != NULL, mode);
-	snprintf(owner, sizeof(owner), "%u/%u", (unsigned)st->st_uid, (unsigned)st->st_gid);
-	if (hardlink || !S_ISREG(st->st_mode))
-		snprintf(size, sizeof(size), "0");
-	else
-		snprintf(size, sizeof(size), "%llu", (unsigned long long)st->st_size);
-	if (!hardlink && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)))
-		snprintf(size, sizeof(size), "%u,%u", major(st->st_rdev), minor(st->st_rdev));
-	if (!gmtime_r(&t, &tm))
-		memset(&tm, 0, sizeof(tm));
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
-
-	pad = (int)(strlen(owner) + 1 + strlen(size));
-	if (pad > p->ugswidth)
-		p->ugswidth = pad;
-	buf_printf(&p->listing, "%s %s %*s %s ", mode, owner,
-		   p->ugswidth - pad + (int)strlen(size), size, date);
-	put_quoted(&p->listing, name);
-	if (symlink) {
-		buf_puts(&p->listing, " -> ");
-		put_quoted(&p->listing, symlink);
-	} else if (hardlink) {
-		buf_puts(&p->listing, " link to ");
-		put_quoted(&p->listing, hardlink);
-	}
-	buf_putc(&p->listing, '\n');
-	return contents_flush(p, false);
 }
 
 /* ---- entries ---- */
@@ -722,9 +408,17 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 		/* List the name the way tar -t shows it (directories end in '/'). */
 		const char *listed = archive_entry_pathname(ae);
 
-		r = contents_add(p, listed ? listed : name, &st, target, hardlink);
-		if (r < 0)
+		_cleanup_free_ char *m = NULL;
+		ContentsEntry ce = {
+			.name = listed ? listed : name, .st = &st, .symlink = target,
+			.hardlink = hardlink,
+		};
+
+		r = contents_add(&p->contents, &ce, &m);
+		if (r < 0) {
+			fail(p, r, "%s", m);
 			goto out;
+		}
 	}
 	archive_entry_free(ae);
 	ae = NULL;
@@ -880,37 +574,6 @@ static int tar_setup(Packer *p)
 	return 0;
 }
 
-static int contents_setup(Packer *p)
-{
-	struct archive_entry *ae;
-	int r;
-
-	p->contents = archive_write_new();
-	if (!p->contents)
-		die_oom();
-	if (archive_write_set_format_raw(p->contents) < ARCHIVE_OK ||
-	    archive_write_add_filter_gzip(p->contents) < ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(p->contents, PACK_BLOCK_SIZE) < ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(p->contents, 1) < ARCHIVE_OK)
-		return fail_contents(p);
-	r = archive_write_set_filter_option(p->contents, "gzip", "timestamp", NULL);
-	if (r < ARCHIVE_WARN)
-		return fail_contents(p);
-	if (archive_write_open2(p->contents, &p->contents_sink, NULL, sink_write, NULL, NULL) <
-	    ARCHIVE_OK)
-		return fail_contents(p);
-	ae = archive_entry_new();
-	if (!ae)
-		die_oom();
-	archive_entry_set_pathname(ae, "CONTENTS");
-	archive_entry_set_filetype(ae, AE_IFREG);
-	r = archive_write_header(p->contents, ae);
-	archive_entry_free(ae);
-	if (r < ARCHIVE_WARN)
-		return fail_contents(p);
-	return 0;
-}
-
 /* Close and free an archive writer; the compressor's last word is here. */
 static int close_archive(struct archive **a)
 {
@@ -949,18 +612,6 @@ static int sync_file(Packer *p, OutFile *f, const char *what)
 	return 0;
 }
 
-static void put_digest(Buf *b, const char *name, const char *file, const char *hex, bool bsd)
-{
-	_cleanup_free_ char *up = xstrdup(name);
-
-	for (char *c = up; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	if (bsd)
-		buf_printf(b, "# %s HASH\n%s (%s) = %s\n", up, up, file, hex);
-	else
-		buf_printf(b, "# %s HASH\n%s  %s\n", up, hex, file);
-}
-
 /* Write the side file NAME of the stage from B, synced. */
 static int write_side(Packer *p, int stage_fd, const char *name, const Buf *b, OutFile *f, const char *what)
 {
@@ -990,7 +641,7 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 {
 	const EVP_MD *mds[PACK_MAX_DIGESTS];
 	size_t n_md = 0, n_digests = 0;
-	Packer p = { .req = req, .ugswidth = 19 };
+	Packer p = { .req = req };
 	OutFile tar_f = { .fd = -EBADF, .stage_fd = -EBADF }, con_f = { .fd = -EBADF, .stage_fd = -EBADF },
 		dig_f = { .fd = -EBADF, .stage_fd = -EBADF }, sha_f = { .fd = -EBADF, .stage_fd = -EBADF };
 	_cleanup_free_ char *tar_name = NULL, *con_name = NULL, *dig_name = NULL, *sha_name = NULL;
@@ -1092,15 +743,14 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		r = fail(&p, r, "pack: creating '%s': %s", con_name, strerror(-r));
 		goto out;
 	}
-	if (sink_open(&p.tar_sink, &tar_f, mds, n_md) < 0 ||
-	    sink_open(&p.contents_sink, &con_f, mds, n_md) < 0) {
+	if (sink_open(&p.tar_sink, &tar_f, mds, n_md) < 0) {
 		r = fail(&p, -EINVAL, "pack: DIGESTS: cannot initialise the digests");
 		goto out;
 	}
 	r = tar_setup(&p);
 	if (r < 0)
 		goto out;
-	r = contents_setup(&p);
+	r = contents_open(&p.contents, &con_f, mds, n_md, &p.err);
 	if (r < 0)
 		goto out;
 
@@ -1114,13 +764,9 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		r = fail_tar(&p, NULL);
 		goto out;
 	}
-	r = contents_flush(&p, true);
+	r = contents_close(&p.contents, &p.err);
 	if (r < 0)
 		goto out;
-	if (close_archive(&p.contents) < 0) {
-		r = fail_contents(&p);
-		goto out;
-	}
 
 	/* DIGESTS and .sha256, from the digests taken while writing, as
 	 * catalyst's gen_digest_file() writes them (bsd: "NAME (file) = hex"
@@ -1130,7 +776,7 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		hex[i] = xmalloc(2 * EVP_MAX_MD_SIZE + 1);
 		hex[n_md + i] = xmalloc(2 * EVP_MAX_MD_SIZE + 1);
 		if (sink_hex(&p.tar_sink, i, hex[i]) < 0 ||
-		    sink_hex(&p.contents_sink, i, hex[n_md + i]) < 0) {
+		    sink_hex(&p.contents.sink, i, hex[n_md + i]) < 0) {
 			r = fail(&p, -EINVAL, "pack: DIGESTS: digest failed");
 			goto out;
 		}
@@ -1139,10 +785,10 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		const char *fn = file == 0 ? tar_name : con_name;
 
 		for (size_t i = 0; i < n_digests; i++)
-			put_digest(&dig, req->digests[i], fn, hex[file * n_md + i], bsd);
+			digest_put(&dig, req->digests[i], fn, hex[file * n_md + i], bsd);
 	}
 	if (n_digests > 0) {
-		put_digest(&sha, "sha256", tar_name, hex[sha_i], bsd);
+		digest_put(&sha, "sha256", tar_name, hex[sha_i], bsd);
 		r = write_side(&p, stage.fd, dig_name, &dig, &dig_f, "DIGESTS");
 		if (r < 0)
 			goto out;
@@ -1177,14 +823,13 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	r = 0;
 out:
 	free_archive(&p.tar, &p.tar_sink);
-	free_archive(&p.contents, &p.contents_sink);
+	contents_done(&p.contents);
 	out_discard(&tar_f);
 	out_discard(&con_f);
 	out_discard(&dig_f);
 	out_discard(&sha_f);
 	output_stage_abort(&stage);
 	sink_done(&p.tar_sink);
-	sink_done(&p.contents_sink);
 	if (hex)
 		for (size_t i = 0; i < 2 * n_md; i++)
 			free(hex[i]);
@@ -1196,7 +841,6 @@ out:
 	buf_done(&path);
 	buf_done(&dig);
 	buf_done(&sha);
-	buf_done(&p.listing);
 	if (r < 0)
 		*ret_err = p.err ? TAKE_PTR(p.err) : xasprintf("pack: %s", strerror(-r));
 	free(p.err);
