@@ -268,7 +268,7 @@ int contents_add(Contents *c, const ContentsEntry *e, char **ret_err)
 	else
 		snprintf(size, sizeof(size), "0");
 	/* tar prints the local time (TZ). */
-	if (gmtime_r(&t, &tm))
+	if (localtime_r(&t, &tm))
 		strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
 	else
 		snprintf(date, sizeof(date), "%lld", (long long)t);
@@ -276,7 +276,7 @@ int contents_add(Contents *c, const ContentsEntry *e, char **ret_err)
 	pad = (int)(strlen(u) + 1 + strlen(g) + 1 + strlen(size));
 	if (pad > c->ugswidth)
 		c->ugswidth = pad;
-	buf_printf(&c->listing, "%s %s/%s %*s %s ", mode, u, g,
+	buf_printf(&c->listing, "%s%c %s/%s %*s %s ", mode, e->xattrs ? '*' : ' ', u, g,
 		   c->ugswidth - pad + (int)strlen(size), size, date);
 	contents_put_quoted(&c->listing, e->name);
 	if (e->symlink) {
@@ -295,6 +295,7 @@ int contents_close(Contents *c, char **ret_err)
 	int r;
 
 	/* ContentsMap joins tar's stdout and its (empty) stderr with "\n". */
+	buf_putc(&c->listing, '\n');
 	r = flush(c, true, ret_err);
 	if (r < 0)
 		return r;

@@ -9,14 +9,16 @@
  * output is stable.  Entry names are "./", "./bin/", "./bin/busybox": what
  * `tar -cpf stage3.tar -C root .` writes, as Gentoo's stage tarballs do.
  *
- * Format: pax (libarchive), numeric owners only (no uname/gname), modes
- * with setuid/setgid/sticky, mtimes with nanoseconds, hardlinks (same
- * st_dev and st_ino: the second and later names become hardlink entries to
- * the first), symlinks, device nodes, FIFOs.  Sockets are skipped and
- * counted (GNU tar skips them too).  Extended attributes are stored as
- * "SCHILY.xattr.NAME" pax records, the form GNU tar --xattrs reads and
- * writes; security.capability and user.pax.flags are kept like any other
- * (trusted.overlay.* is overlayfs' private state and is left out).
+ * Format: pax (libarchive), as catalyst's `tar --xattrs
+ * --xattrs-include=security.capability --xattrs-include=user.pax.flags
+ * -cpf` writes it: numeric owners and, where the tree's own etc/passwd and
+ * etc/group name them, owner names (contents.h); modes with
+ * setuid/setgid/sticky, mtimes with nanoseconds, hardlinks (same st_dev
+ * and st_ino: the second and later names become hardlink entries to the
+ * first), symlinks, device nodes, FIFOs.  Sockets are skipped and counted
+ * (GNU tar skips them too).  Of the extended attributes only
+ * security.capability and user.pax.flags are kept, as "SCHILY.xattr.NAME"
+ * pax records (the form GNU tar --xattrs reads and writes).
  *
  * The set is published by output.c (output.h states the protocol): every
  * file is written under its final name into a locked stage directory in
@@ -26,20 +28,8 @@
  * commits the set, which then rolls forward onto the stable names.  A
  * failed pack leaves the older set untouched.
  *
- * CONTENTS (gzip'd) is the listing `tar -tvf` prints, with numeric owners
- * and times in UTC, one line per entry in archive order:
- *
- *   drwxr-xr-x 0/0               0 2024-05-01 12:00 ./
- *   -rwsr-xr-x 0/0          811312 2024-05-01 12:00 ./bin/su
- *   lrwxrwxrwx 0/0               0 2024-05-01 12:00 ./bin/sh -> busybox
- *   hrwxr-xr-x 0/0               0 2024-05-01 12:00 ./bin/ls link to ./bin/busybox
- *   crw-rw-rw- 0/0             1,3 2024-05-01 12:00 ./dev/null
- *
- * i.e. "MODE UID/GID SIZE YYYY-MM-DD HH:MM NAME": MODE is ls-style with 'h'
- * for a hardlink; SIZE is "MAJOR,MINOR" for device nodes; the "UID/GID
- * SIZE" field is right-aligned to a width that starts at 19 and only grows
- * (GNU tar's rule); in NAME, a backslash and control characters are written
- * as "\\", "\n", "\t" or "\ooo".
+ * CONTENTS.gz is what catalyst stores: the `tar --xattrs -tvf` listing of
+ * the tarball (contents.h has the format).
  *
  * DIGESTS is what catalyst's gen_digest_file() writes: for the tarball,
  * then for its CONTENTS.gz, and for each requested digest in turn:
@@ -47,9 +37,12 @@
  *   # SHA512 HASH
  *   <hex>  stage3-....tar.xz
  *
- * (the name upper-cased as given).  With digest_format "bsd" each pair of
- * lines is instead one line "SHA512 (stage3-....tar.xz) = <hex>", as
- * `sha512sum --tag` prints.
+ * (the name upper-cased as given).  With digest_format "bsd" the second
+ * line of each pair is "SHA512 (stage3-....tar.xz) = <hex>" (what
+ * `sha512sum --tag` prints), after the same "# SHA512 HASH" line.  The
+ * .sha256 is the same pair of lines for the tarball and SHA256, so
+ * `sha256sum -c` verifies it.  Both are written only when digests are
+ * configured, as catalyst's gen_digest_file() does.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -107,6 +100,7 @@ typedef struct Packer {
 	Contents contents;
 
 	dev_t root_dev;
+	OwnerNames owners; /* the tree's own etc/passwd and etc/group */
 	Link *links;       /* open addressing, cap a power of two */
 	size_t n_links, cap_links;
 
@@ -204,9 +198,16 @@ static const char *link_find_or_add(Packer *p, dev_t dev, ino_t ino, const char 
 
 /* ---- entries ---- */
 
+/* The xattrs catalyst's tar keeps (pyDeComp's XATTRS_OPTIONS:
+ * --xattrs-include=security.capability --xattrs-include=user.pax.flags). */
+static bool xattr_kept(const char *name)
+{
+	return strcmp(name, "security.capability") == 0 || strcmp(name, "user.pax.flags") == 0;
+}
+
 /*
- * Add the extended attributes of an entry to AE: through FD if >= 0, else
- * through PATH without following a symlink in its last component.
+ * Add the kept extended attributes of an entry to AE: through FD if >= 0,
+ * else through PATH without following a symlink in its last component.
  */
 static int add_xattrs(Packer *p, struct archive_entry *ae, int fd, const char *path,
 		      const char *name)
@@ -231,7 +232,7 @@ static int add_xattrs(Packer *p, struct archive_entry *ae, int fd, const char *p
 		size_t vcap = 256;
 		ssize_t v;
 
-		if (strncmp(k, "trusted.overlay.", 16) == 0)
+		if (!xattr_kept(k))
 			continue;
 		for (;;) {
 			val = xrealloc(val, vcap);
@@ -297,7 +298,7 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *target = NULL;
 	char proc[64 + NAME_MAX];
-	const char *name = path->data, *hardlink = NULL;
+	const char *name = path->data, *hardlink = NULL, *uname, *gname;
 	struct stat st;
 	bool descend = false;
 	int r;
@@ -370,6 +371,12 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 	archive_entry_set_mode(ae, st.st_mode);
 	archive_entry_set_uid(ae, st.st_uid);
 	archive_entry_set_gid(ae, st.st_gid);
+	uname = owner_names_user(&p->owners, (unsigned)st.st_uid);
+	gname = owner_names_group(&p->owners, (unsigned)st.st_gid);
+	if (uname)
+		archive_entry_set_uname(ae, uname);
+	if (gname)
+		archive_entry_set_gname(ae, gname);
 	archive_entry_set_mtime(ae, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	archive_entry_set_size(ae, 0);
 	if (hardlink) {
@@ -411,7 +418,8 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 		_cleanup_free_ char *m = NULL;
 		ContentsEntry ce = {
 			.name = listed ? listed : name, .st = &st, .symlink = target,
-			.hardlink = hardlink,
+			.hardlink = hardlink, .uname = uname, .gname = gname,
+			.xattrs = archive_entry_xattr_count(ae) > 0,
 		};
 
 		r = contents_add(&p->contents, &ce, &m);
@@ -726,6 +734,7 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		goto out;
 	}
 	p.root_dev = st.st_dev;
+	owner_names_load(req->root_fd, &p.owners);
 
 	r = output_recover(req->out_dir_fd, req->note, req->note_userdata, &p.err);
 	if (r < 0)
@@ -837,6 +846,7 @@ out:
 	for (size_t i = 0; i < p.cap_links; i++)
 		free(p.links[i].path);
 	free(p.links);
+	owner_names_done(&p.owners);
 	free(p.buf);
 	buf_done(&path);
 	buf_done(&dig);
