@@ -290,6 +290,12 @@ int contents_add(Contents *c, const ContentsEntry *e, char **ret_err)
 	return flush(c, false, ret_err);
 }
 
+int contents_add_raw(Contents *c, const char *text, size_t n, char **ret_err)
+{
+	buf_put(&c->listing, text, n);
+	return flush(c, false, ret_err);
+}
+
 int contents_close(Contents *c, char **ret_err)
 {
 	int r;

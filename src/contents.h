@@ -86,6 +86,10 @@ int contents_open(Contents *c, OutFile *f, const EVP_MD *const *mds, size_t n, c
 /* One line.  0, or -errno with *RET_ERR. */
 int contents_add(Contents *c, const ContentsEntry *e, char **ret_err);
 
+/* Raw text (a listing made elsewhere: `unsquashfs -ll`'s).  0, or -errno
+ * with *RET_ERR. */
+int contents_add_raw(Contents *c, const char *text, size_t n, char **ret_err);
+
 /* The final empty line, then close the gzip stream (nothing is fsync'd).
  * 0, or -errno with *RET_ERR. */
 int contents_close(Contents *c, char **ret_err);

@@ -94,6 +94,27 @@ int sink_hex(Sink *s, size_t i, char *hex)
 	return 0;
 }
 
+int sink_hash_fd(Sink *s, int fd)
+{
+	const size_t chunk = 1u << 20;
+	_cleanup_free_ char *buf = xmalloc(chunk);
+
+	for (;;) {
+		ssize_t n = pread(fd, buf, chunk, (off_t)s->bytes);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (size_t i = 0; i < s->n_ctx; i++)
+			if (EVP_DigestUpdate(s->ctx[i], buf, (size_t)n) != 1)
+				return -ENOMEM;
+		s->bytes += (uint64_t)n;
+	}
+}
+
 void sink_done(Sink *s)
 {
 	for (size_t i = 0; i < s->n_ctx; i++)

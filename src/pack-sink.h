@@ -61,6 +61,10 @@ la_ssize_t sink_write(struct archive *a, void *userdata, const void *buf, size_t
 /* Finish digest I of S as lowercase hex into HEX (2 * EVP_MAX_MD_SIZE + 1). */
 int sink_hex(Sink *s, size_t i, char *hex);
 
+/* Hash the whole file open at FD (pread from offset 0) with S's digests,
+ * counting its bytes in S->bytes; nothing is written.  0 or -errno. */
+int sink_hash_fd(Sink *s, int fd);
+
 void sink_done(Sink *s);
 
 /* The digest hashlib calls NAME ("sha512", "blake2b", "sha3_256", ...), or NULL. */

@@ -58,6 +58,7 @@
 #include "contents.h"
 #include "output.h"
 #include "pack-sink.h"
+#include "pack-squashfs.h"
 #include "pack.h"
 
 #define PACK_BUF_SIZE (4u << 20)
@@ -77,6 +78,16 @@ static const char *filter_name(PackCompression c)
 		return "gzip";
 	case PACK_BZIP2:
 		return "bzip2";
+	case PACK_LZIP:
+		return "lzip";
+	case PACK_LZMA:
+		return "lzma";
+	case PACK_LZOP:
+		return "lzop";
+	case PACK_SQUASHFS_XZ:
+	case PACK_SQUASHFS_GZIP:
+	case PACK_SQUASHFS_ZSTD:
+		return "tar2sqfs";
 	case _PACK_COMPRESSION_MAX:
 		break;
 	}
@@ -411,7 +422,8 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 		goto out;
 	}
 	p->entries++;
-	{
+	/* An image's CONTENTS is unsquashfs's listing, made at the end. */
+	if (!pack_compression_is_squashfs(p->req->compression)) {
 		/* List the name the way tar -t shows it (directories end in '/'). */
 		const char *listed = archive_entry_pathname(ae);
 
@@ -536,6 +548,21 @@ static int tar_setup(Packer *p)
 
 	switch (req->compression) {
 	case PACK_NONE:
+	case PACK_SQUASHFS_XZ: /* a plain stream into tar2sqfs */
+	case PACK_SQUASHFS_GZIP:
+	case PACK_SQUASHFS_ZSTD:
+		break;
+	case PACK_LZIP:
+		r = archive_write_add_filter_lzip(p->tar);
+		break;
+	case PACK_LZMA:
+		r = archive_write_add_filter_lzma(p->tar);
+		break;
+	case PACK_LZOP:
+		/* Without liblzo2, libarchive runs the lzop program (a warning). */
+		r = archive_write_add_filter_lzop(p->tar);
+		if (r == ARCHIVE_WARN)
+			r = ARCHIVE_OK;
 		break;
 	case PACK_XZ:
 		r = archive_write_add_filter_xz(p->tar);
@@ -561,6 +588,8 @@ static int tar_setup(Packer *p)
 		if (r < 0)
 			return r;
 	}
+	if (pack_compression_is_squashfs(req->compression))
+		goto open; /* level and threads are tar2sqfs's */
 	if (req->level >= 0 && req->compression != PACK_NONE) {
 		snprintf(num, sizeof(num), "%d", req->level);
 		r = set_filter_option(p, fname, "compression-level", num, true);
@@ -574,6 +603,7 @@ static int tar_setup(Packer *p)
 		if (r < 0)
 			return r;
 	}
+open:
 	if (archive_write_set_bytes_per_block(p->tar, PACK_BLOCK_SIZE) < ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(p->tar, 1) < ARCHIVE_OK)
 		return fail(p, -EINVAL, "pack: libarchive: %s", archive_error_string(p->tar));
@@ -654,8 +684,12 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		dig_f = { .fd = -EBADF, .stage_fd = -EBADF }, sha_f = { .fd = -EBADF, .stage_fd = -EBADF };
 	_cleanup_free_ char *tar_name = NULL, *con_name = NULL, *dig_name = NULL, *sha_name = NULL;
 	_cleanup_free_ char *warn = NULL;
+	OutFile pipe_f = OUT_FILE_INIT;
+	SquashfsWriter sq = SQUASHFS_WRITER_INIT;
+	_cleanup_close_ int img_fd = -EBADF;
 	OutputStage stage = { .fd = -EBADF };
-	Buf path = {}, dig = {}, sha = {};
+	Buf path = {}, dig = {}, sha = {}, listing = {};
+	bool sqfs;
 	size_t sha_i = SIZE_MAX;
 	char **hex = NULL;
 	const char *ext;
@@ -665,6 +699,7 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 
 	assert(req && ret && ret_err);
 	*ret_err = NULL;
+	sqfs = pack_compression_is_squashfs(req->compression);
 
 	ext = pack_extension(req->compression);
 	if (!ext) {
@@ -735,6 +770,16 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	}
 	p.root_dev = st.st_dev;
 	owner_names_load(req->root_fd, &p.owners);
+	if (sqfs && !squashfs_have("tar2sqfs")) {
+		r = fail(&p, -ENOENT, "pack: a squashfs image needs tar2sqfs (squashfs-tools-ng), "
+			 "which is not installed");
+		goto out;
+	}
+	if (sqfs && !squashfs_have("unsquashfs")) {
+		r = fail(&p, -ENOENT, "pack: CONTENTS of a squashfs image is `unsquashfs -ll`'s "
+			 "listing, and unsquashfs (squashfs-tools) is not installed");
+		goto out;
+	}
 
 	r = output_recover(req->out_dir_fd, req->note, req->note_userdata, &p.err);
 	if (r < 0)
@@ -752,7 +797,19 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		r = fail(&p, r, "pack: creating '%s': %s", con_name, strerror(-r));
 		goto out;
 	}
-	if (sink_open(&p.tar_sink, &tar_f, mds, n_md) < 0) {
+	if (sqfs) {
+		/* The tar stream goes to tar2sqfs, which writes the image; the
+		 * digests are taken on the image once it is whole. */
+		pipe_f.final = xstrdup(tar_name);
+		r = squashfs_start(req->compression, req->threads, req->level, tar_f.fd, &sq,
+				   &pipe_f.fd, &p.err);
+		if (r < 0)
+			goto out;
+		r = sink_open(&p.tar_sink, &pipe_f, NULL, 0);
+	} else {
+		r = sink_open(&p.tar_sink, &tar_f, mds, n_md);
+	}
+	if (r < 0) {
 		r = fail(&p, -EINVAL, "pack: DIGESTS: cannot initialise the digests");
 		goto out;
 	}
@@ -772,6 +829,33 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	if (close_archive(&p.tar) < 0) {
 		r = fail_tar(&p, NULL);
 		goto out;
+	}
+	if (sqfs) {
+		closep(&pipe_f.fd);
+		pipe_f.fd = -EBADF;
+		r = squashfs_finish(&sq, &p.err);
+		if (r < 0)
+			goto out;
+		img_fd = openat(stage.fd, tar_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (img_fd < 0) {
+			r = fail(&p, -errno, "pack: reading '%s': %m", tar_name);
+			goto out;
+		}
+		sink_done(&p.tar_sink);
+		r = sink_open(&p.tar_sink, &tar_f, mds, n_md);
+		if (r >= 0)
+			r = sink_hash_fd(&p.tar_sink, img_fd);
+		if (r < 0) {
+			r = fail(&p, r, "pack: reading '%s': %s", tar_name, strerror(-r));
+			goto out;
+		}
+		r = squashfs_listing(img_fd, &listing, &p.err);
+		if (r < 0)
+			goto out;
+		r = contents_add_raw(&p.contents, listing.data ? listing.data : "", listing.len,
+				     &p.err);
+		if (r < 0)
+			goto out;
 	}
 	r = contents_close(&p.contents, &p.err);
 	if (r < 0)
@@ -832,6 +916,8 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	r = 0;
 out:
 	free_archive(&p.tar, &p.tar_sink);
+	out_discard(&pipe_f);
+	squashfs_abort(&sq);
 	contents_done(&p.contents);
 	out_discard(&tar_f);
 	out_discard(&con_f);
@@ -851,6 +937,7 @@ out:
 	buf_done(&path);
 	buf_done(&dig);
 	buf_done(&sha);
+	buf_done(&listing);
 	if (r < 0)
 		*ret_err = p.err ? TAKE_PTR(p.err) : xasprintf("pack: %s", strerror(-r));
 	free(p.err);
