@@ -30,7 +30,7 @@ step_setup() {
 	else
 		zt_warn "$clst_make_conf does not exist (zeolite writes it)"
 	fi
-	mkdir -p /var/tmp /var/log "$clst_distdir"
+	mkdir -p /var/tmp /var/log
 	chmod 1777 /var/tmp 2>/dev/null || true
 }
 
@@ -67,7 +67,7 @@ step_build() {
 	[ -n "$clst_root_path" ] || zt_die "stage1 needs its own root (clst_root_path), not /"
 	zt_chroot_functions
 	zt_profile_dir
-	zt_pkgs=$(zt_profile_stack packages.build) ||
+	zt_pkgs=$(zt_stage1_packages) ||
 		zt_die "cannot read packages.build of profile '$clst_profile'"
 	# One line: the atoms, separated by single blanks.
 	# shellcheck disable=SC2086,SC2116
