@@ -412,6 +412,29 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 
 /* ---- one build -------------------------------------------------------- */
 
+/* Empty directory PATH (catalyst's clear_dir), keep it; a missing one is fine. */
+static int clear_dir_contents(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			int q = rm_rf_at(fd, e->d_name);
+			if (q < 0 && r == 0)
+				r = q;
+		}
+	closedir(d);
+	return r;
+}
+
 /* Take the tree of PATH from the cache as a lease.  Snapshot entries are
  * the very ones `zeolite prepare` makes (same id, same flags); a seed
  * stage is a root file system: owners, device nodes and xattrs kept, no
@@ -576,18 +599,30 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		return r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	workrel = xasprintf("%s/%s", b.rel_type, b.name);
-	if (o->purge || o->purge_only || o->purge_tmp_only) {
+	/* catalyst's flags or the same words in the config's options. */
+	bool purge = o->purge || config_has_option(b.cfg, "purge");
+	bool purge_only = o->purge_only || config_has_option(b.cfg, "purgeonly");
+	bool purge_tmp_only = o->purge_tmp_only || config_has_option(b.cfg, "purgetmponly");
+	bool clear_autoresume = o->clear_autoresume || config_has_option(b.cfg, "clear-autoresume");
+	if (purge || purge_only || purge_tmp_only) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0)
 			(void) rm_rf_at(rel_fd, b.name);
 		log_info("build %s: work directory purged", b.name);
-		if (o->purge_only || o->purge_tmp_only)
+		/* catalyst's purge(): the package cache too, but for -T. */
+		if (b.pkgcache && !purge_tmp_only) {
+			r = clear_dir_contents(b.pkgcache_path);
+			if (r < 0) {
+				log_error("build %s: cannot purge the package cache '%s': %s", b.name, b.pkgcache_path,
+					  strerror(-r));
+				return EXIT_FAIL;
+			}
+			log_info("build %s: package cache %s purged", b.name, b.pkgcache_path);
+		}
+		if (purge_only || purge_tmp_only)
 			return EXIT_OK;
 	}
-	/* A fresh build starts from a clean work directory, as catalyst clears
-	 * its chroot: only autoresume (without -a) may pick up what an earlier
-	 * run left (its overlay upper layer and step marks). */
-	if (o->clear_autoresume || !b.autoresume) {
+	if (clear_autoresume || !b.autoresume) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0 && faccessat(rel_fd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 			r = rm_rf_at(rel_fd, b.name);
@@ -694,6 +729,17 @@ static int build_all(const Config *cfg, const Store *st, int n, char **paths, co
 
 	if (!specs || !builds)
 		die_oom();
+	{
+		/* Options zeolite does not honour are refused, never ignored. */
+		Diags od = { 0 };
+		int q = plan_check_options(cfg, &od);
+		print_diags(&od);
+		diags_done(&od);
+		if (q < 0) {
+			ret = EXIT_DATAERR;
+			goto out;
+		}
+	}
 	for (int i = 0; i < n; i++)
 		if (prepare_one(cfg, st, paths[i], &specs[i], &builds[i]) != EXIT_OK)
 			bad++;
@@ -764,8 +810,9 @@ int cmd_build(int argc, char **argv)
 			       "  -n, --dry-run            resolve every input and print the plan\n"
 			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md)\n"
 			       "  -a, --clear-autoresume   start over even with options = [\"autoresume\"]\n"
-			       "  -p, --purge              remove the work directory first\n"
-			       "  -P, --purgeonly          only remove the work directory\n"
+			       "  -p, --purge              remove the work directory (with pkgcache: empty\n"
+			       "                           the package cache too) first\n"
+			       "  -P, --purgeonly          only do what -p does\n"
 			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
 			       "                           the autoresume marks)\n"
 			       "  -F, --fetchonly          refused: not supported yet\n"

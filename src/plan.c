@@ -75,17 +75,6 @@ static int find_seed(Plan *b, char **ret_err)
 	Seed seed;
 	int r;
 
-	/* catalyst: with seedcache, tmp/<source_subpath>/ (a directory) first. */
-	if (has_option(b->cfg, "seedcache") && sub) {
-		struct stat s;
-		if (fstatat(b->st->tmp_fd, sub, &s, 0) == 0 && S_ISDIR(s.st_mode)) {
-			*ret_err = xasprintf("%s:%u: seed %s/tmp/%s is a directory (catalyst's seedcache): "
-					     "zeolite cannot build from a seed directory yet; remove it or drop "
-					     "the seedcache option",
-					     b->spec_path, spec_line(b->spec, "source_subpath"), b->st->path, sub);
-			return -EINVAL;
-		}
-	}
 	r = seed_resolve(b->st->builds_fd, builds, sub, &seed, &e);
 	if (r < 0) {
 		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "source_subpath"), e);
@@ -771,6 +760,31 @@ static void add_mount(Plan *p, const char *source, const char *target, const cha
 	p->mounts[p->n_mounts++] = (PlanMount) {
 		.source = xstrdup(source), .target = xstrdup(target), .kind = kind, .read_only = ro,
 	};
+}
+
+int plan_check_options(const Config *cfg, Diags *d)
+{
+	ConfigOrigin o = config_origin(cfg, "options");
+	_cleanup_free_ char *where = o.file ? xasprintf("%s:%u", o.file, o.line) : xstrdup("options");
+	size_t errors = d->n_errors;
+	const char *names[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < spec_options_n && n < ELEMENTSOF(names); i++)
+		names[n++] = spec_options[i].name;
+	for (char **w = cfg->options; w && *w; w++) {
+		const SpecOption *opt = spec_option_lookup(*w);
+		if (opt && opt->refused)
+			diags_add(d, false, "%s: option '%s' is not supported by zeolite: %s", where, *w, opt->refused);
+		else if (!opt) {
+			const char *hint = spec_did_you_mean(*w, names, n);
+			if (hint)
+				diags_add(d, false, "%s: unknown option '%s' (did you mean '%s'?)", where, *w, hint);
+			else
+				diags_add(d, false, "%s: unknown option '%s'", where, *w);
+		}
+	}
+	return d->n_errors > errors ? -EINVAL : 0;
 }
 
 int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *b, char **ret_err)

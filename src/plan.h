@@ -115,6 +115,11 @@ typedef struct Plan {
 int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *ret,
 	      char **ret_err);
 
+/* The config's options: catalyst's that zeolite honours pass; one it
+ * does not honour, or an unknown word (with a "did you mean" hint), is an
+ * error "FILE:LINE: ..." in D.  Returns 0 or -EINVAL. */
+int plan_check_options(const Config *cfg, Diags *d);
+
 /* Render the make.conf texts again with the seed's etc/portage/make.conf
  * (TEXT, or NULL when it has none): stage2-4 keep its flags and CHOST. */
 int plan_set_seed_make_conf(Plan *p, const char *text, char **ret_err);
