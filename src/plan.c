@@ -390,13 +390,38 @@ static char **plan_env(const Plan *b)
 		SETTING("compression_mode", b->cfg->compression_mode);
 	if (b->cfg->digest_format)
 		SETTING("digest_format", b->cfg->digest_format);
-	/* The spec, as catalyst's settings take it. */
+	/* The spec, as catalyst's settings take it: the <target>/ keys its
+	 * set_use, set_fsscript, set_rcadd, set_rcdel, set_groups and
+	 * set_users move (and delete) are exported under their new names. */
 	for (size_t i = 0; i < b->spec->n; i++) {
+		static const char *const moved[] = { "use", "fsscript", "rcadd", "rcdel", "groups", "users" };
 		const SpecEntry *e = &b->spec->v[i];
 		_cleanup_free_ char *v = spec_joined(b->spec, e->key);
+		size_t tl = strlen(b->target);
+		if (strncmp(e->key, b->target, tl) == 0 && e->key[tl] == '/' &&
+		    spec_word_in(e->key + tl + 1, moved, ELEMENTSOF(moved)))
+			continue;
 		SETTING(e->key, v);
 	}
-	/* catalyst's derived settings. */
+	{
+		_cleanup_free_ char *ku = xasprintf("%s/use", b->target), *kg = xasprintf("%s/groups", b->target),
+				    *kus = xasprintf("%s/users", b->target);
+		_cleanup_free_ char *vu = spec_joined(b->spec, ku), *vus = spec_joined(b->spec, kus);
+		_cleanup_free_ char *vg = spec_joined(b->spec, kg);
+		const SpecEntry *g = spec_get(b->spec, kg);
+		/* groups: one word is split on commas, a list is taken as it is. */
+		if (g && g->n_words == 1)
+			for (char *c = vg; *c; c++)
+				if (*c == ',')
+					*c = ' ';
+		SETTING("use", vu ? vu : "");
+		SETTING("groups", vg ? vg : "");
+		SETTING("users", vus ? vus : "");
+		SETTING("ssh_public_keys", "");
+	}
+	/* catalyst's derived settings; catalyst_use is what set_catalyst_use
+	 * leaves (bindist with the option, else nothing). */
+	SETTING("catalyst_use", has_option(b->cfg, "bindist") ? "bindist" : "");
 	SETTING("spec_prefix", b->target);
 	SETTING("target_profile", b->profile);
 	SETTING("hostarch", b->subarch);
@@ -410,6 +435,25 @@ static char **plan_env(const Plan *b)
 		SETTING("target_path", tp);
 	}
 	SETTING("chroot_path", b->work);
+	{
+		bool s1 = strcmp(b->target, "stage1") == 0;
+		_cleanup_free_ char *sp = xasprintf("%s%s", b->work, s1 ? "/tmp/stage1root" : "");
+		Buf cl = { 0 };
+		SETTING("stage_path", sp);
+		/* set_cleanables, stage1's and stage4's changes included */
+		buf_puts(&cl, "/etc/machine-id");
+		if (strcmp(b->target, "stage4") != 0)
+			buf_puts(&cl, " /etc/resolv.conf");
+		buf_puts(&cl, " /etc/sandbox.d/99catalyst /var/tmp/* /tmp/*");
+		if (s1)
+			buf_puts(&cl, " /etc/portage/package*");
+		SETTING("cleanables", cl.data);
+		buf_done(&cl);
+	}
+	SET("clst_CHROOT", b->arch.personality ? (strcmp(b->arch.personality, "linux32") == 0
+						      ? "setarch linux32 chroot" : "setarch s390 chroot")
+					       : "chroot");
+	SETTING("shdir", PLAN_TARGETS_DIR);
 	/* catalyst: "/tmp/stage1root" for stage1, "/" (exported as "") else. */
 	SETTING("root_path", strcmp(b->target, "stage1") == 0 ? "/tmp/stage1root" : "/");
 	/* set_pkgcache_path runs only with pkgcache: the host's path. */

@@ -34,7 +34,7 @@ const SpecKey spec_keys[] = {
 	/* StageBase: valid for every stage target */
 	{ "asflags",                   ALL, 0, "catalyst 4.1 accepts it and never uses it: ASFLAGS comes from the seed's make.conf" },
 	{ "binrepo_path",              ALL, ONE, NULL },
-	{ "catalyst_use",              ALL, 0, NULL },
+	{ "catalyst_use",              ALL, 0, "catalyst 4.1 accepts it and never uses it: its set_catalyst_use() reads <target>/catalyst_use, a key no stage target accepts" },
 	{ "cbuild",                    ALL, ONE, "catalyst 4.1 uses it only to name the build arch; CBUILD comes from the seed's make.conf" },
 	{ "cflags",                    ALL, 0, NULL },
 	{ "common_flags",              ALL, 0, NULL },

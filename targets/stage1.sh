@@ -104,7 +104,7 @@ step_build() {
 
 	# Then the build set, with the flags catalyst gives it: "-* build",
 	# bindist, catalyst_use, BOOTSTRAP_USE and the arch's HOSTUSE.
-	zt_make_conf_add "CATALYST_USE=\"-* build $zt_bindist ${clst_CATALYST_USE:-${clst_catalyst_use:-}}\""
+	zt_make_conf_add "CATALYST_USE=\"-* build $zt_bindist ${clst_CATALYST_USE:-}\""
 	# shellcheck disable=SC2016 # ${CATALYST_USE} is make.conf's
 	zt_make_conf_add 'USE="${CATALYST_USE} '"${USE:-} $zt_bootstrap_use ${clst_HOSTUSE:-}\""
 	for zt_ue in ${clst_HOSTUSEEXPAND:-}; do

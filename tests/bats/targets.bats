@@ -9,7 +9,7 @@ bats_require_minimum_version 1.5.0
 : "${SRCDIR:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 PROFILE=default/linux/amd64/23.0
-PATHVAR=PATH=/usr/sbin:/usr/bin:/sbin:/bin
+PATHVAR=PATH=/bin:/sbin:/usr/bin:/usr/sbin  # catalyst's TargetBase PATH
 
 setup() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root for chroot"
@@ -74,7 +74,7 @@ run_step() {
 	local target=$1 step=$2 rootpath=/
 	shift 2
 	[ "$target" != stage1 ] || rootpath=/tmp/stage1root
-	chroot "$ROOT" /usr/bin/env -i "$PATHVAR" HOME=/root TERM=dumb \
+	chroot "$ROOT" /usr/bin/env -i "$PATHVAR" TERM=dumb \
 		clst_target="$target" clst_subarch=amd64 clst_rel_type=23.0-default \
 		clst_version_stamp=test clst_profile="$PROFILE" \
 		clst_snapshot_treeish=0123abcd clst_source_subpath=23.0-default/seed \
@@ -82,7 +82,6 @@ run_step() {
 		clst_repo_basedir=/var/db/repos clst_distdir=/var/cache/distfiles \
 		clst_pkgcache_path=/var/cache/binpkgs clst_jobs=2 clst_load_average=2 \
 		clst_options="pkgcache bindist" \
-		clst_emerge_opts="--jobs 2 --load-average 2 --usepkg --buildpkg" \
 		clst_port_conf=/etc/portage \
 		"$@" \
 		${SHELL_CMD:-/bin/sh} "/usr/share/zeolite/targets/$target.sh" "$step"
@@ -620,6 +619,18 @@ catalyst_env() {
 	grep -q '^CONFIG_PROTECT=-\*' "$WORK/env"
 	grep -qx 'CLEAN_DELAY=0' "$WORK/env"
 	grep -qx 'EMERGE_WARNING_DELAY=0' "$WORK/env"
+	# setup_environment's: no HOME of the host, no clst_emerge_opts
+	# (catalyst computes the options in the chroot), jobs as set, the
+	# load average not (it is not), MAKEOPTS and NINJAOPTS
+	! grep -q '^HOME=\|^clst_emerge_opts=\|^clst_load_average=' "$WORK/env"
+	grep -qx 'clst_jobs=2' "$WORK/env"
+	grep -qx 'MAKEOPTS=-j2' "$WORK/env"
+	grep -qx 'NINJAOPTS=' "$WORK/env"
+	grep -qx 'PATH=/bin:/sbin:/usr/bin:/usr/sbin' "$WORK/env"
+	grep -qx 'clst_BINDIST=true' "$WORK/env"
+	grep -qx 'clst_PKGCACHE=true' "$WORK/env"
+	grep -qx 'clst_hostarch=amd64' "$WORK/env"
+	grep -q '^clst_target_path='"$FIX"'/store/builds/23\.0-default/stage[0-9]-amd64-[a-z-]*[^/]$' "$WORK/env"
 }
 
 @test "zeolite build stage3: catalyst's options and environment, depclean, empty world, no build-only files" {
