@@ -5,7 +5,7 @@
 set -eu
 
 packages="meson ninja-build pkg-config gcc git python3 make
-libarchive-dev libssl-dev libcmocka-dev libsquashfs-dev squashfs-tools-ng
+libarchive-dev nettle-dev libssl-dev libcmocka-dev libsquashfs-dev squashfs-tools-ng
 bats clang libclang-rt-14-dev valgrind cppcheck scdoc zsh
 busybox-static xz-utils zstd bzip2 gzip tar util-linux mount"
 # `scripts/deps.sh bench`: also what the benchmarks need.

@@ -1,52 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * archive-module.c - the entry points of zeolite-archive.so (see
- * archive-ops.h), and the hashing that needs libcrypto.
+ * archive-ops.h), and SHA-256 of a file (nettle, which libarchive loads anyway).
  */
 #include "archive-ops.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 int archive_sha256_fd(int fd, unsigned char ret[32])
 {
 	_cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned md_len = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct sha256_ctx ctx;
 	off_t off = 0;
-	int r = 0;
 
-	if (!ctx)
-		die_oom();
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = -EIO;
-		goto out;
-	}
+	sha256_init(&ctx);
 	for (;;) {
 		ssize_t n = pread(fd, buf, 1 << 20, off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			goto out;
+			return -errno;
 		}
 		if (n == 0)
 			break;
 		off += n;
-		if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
-			r = -EIO;
-			goto out;
-		}
+		sha256_update(&ctx, (size_t) n, buf);
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32) {
-		r = -EIO;
-		goto out;
-	}
-	for (unsigned i = 0; i < 32; i++)
-		ret[i] = md[i];
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, ret);
+	return 0;
 }
 
 #ifdef ZEOLITE_ARCHIVE_MODULE

@@ -17,13 +17,13 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define IMAGE_CHUNK (1 << 20)
+#define IMAGE_CHUNK (256 << 10)
 
 static bool same_file_state(const struct stat *a, const struct stat *b)
 {
@@ -38,7 +38,7 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 typedef struct Source {
 	int fd;
 	uint64_t off, total;
-	EVP_MD_CTX *ctx;
+	struct sha256_ctx *ctx;
 	unsigned char *buf;
 	int err; /* -errno of a failed read */
 	ImageProgressFn progress;
@@ -58,10 +58,8 @@ static la_ssize_t source_read(struct archive *a, void *userdata, const void **re
 		s->err = -errno;
 		return -1;
 	}
-	if (n > 0 && EVP_DigestUpdate(s->ctx, s->buf, (size_t) n) != 1) {
-		s->err = -EIO;
-		return -1;
-	}
+	if (n > 0)
+		sha256_update(s->ctx, (size_t) n, s->buf);
 	s->off += (uint64_t) n;
 	if (s->progress)
 		s->progress(s->userdata, s->off, s->total);
@@ -188,12 +186,11 @@ int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progres
 	_cleanup_close_ int pr = -EBADF, pw = -EBADF;
 	_cleanup_free_ char *feed_err = NULL;
 	struct stat before, after, out;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned md_len = 0;
+	unsigned char md[SHA256_DIGEST_SIZE];
 	char jobs[16];
 	SigpipeGuard guard;
 	uint64_t done = 0;
-	EVP_MD_CTX *ctx;
+	struct sha256_ctx ctx;
 	int p[2], r, feed_r;
 
 	if (fstat(src_fd, &before) < 0) {
@@ -230,45 +227,34 @@ int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progres
 	}
 	closep(&pr);
 
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		die_oom();
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		feed_r = -EIO;
-		feed_err = xstrdup("sha256: cannot initialise");
-	} else {
-		Source src = {
-			.fd = src_fd, .total = (uint64_t) before.st_size, .ctx = ctx,
-			.buf = xmalloc(IMAGE_CHUNK), .progress = progress, .userdata = userdata,
-		};
-		feed_r = feed(&src, name, pw, &feed_err);
-		done = src.off;
-		free(src.buf);
-	}
+	sha256_init(&ctx);
+	Source src = {
+		.fd = src_fd, .total = (uint64_t) before.st_size, .ctx = &ctx,
+		.buf = xmalloc(IMAGE_CHUNK), .progress = progress, .userdata = userdata,
+	};
+	feed_r = feed(&src, name, pw, &feed_err);
+	done = src.off;
+	free(src.buf);
 	closep(&pw);
 	r = child_wait(&sq);
 	sigpipe_restore(&guard);
 	if (r < 0) {
-		EVP_MD_CTX_free(ctx);
 		*ret_err = xasprintf("waitpid tar2sqfs: %s", strerror(-r));
 		return r;
 	}
 	/* A file rewritten while we read it explains any failure best. */
 	if (fstat(src_fd, &after) < 0) {
 		r = -errno;
-		EVP_MD_CTX_free(ctx);
 		*ret_err = xasprintf("stat %s: %s", name, strerror(-r));
 		return r;
 	}
 	if (!same_file_state(&before, &after) || (feed_r == 0 && done != (uint64_t) after.st_size)) {
-		EVP_MD_CTX_free(ctx);
 		*ret_err = xasprintf("%s changed while it was read (size, mtime or ctime)", name);
 		return -ESTALE;
 	}
 	_cleanup_free_ char *complaint = child_stderr_line(&sq);
 	if (child_failed(&sq) || (*complaint && feed_r == 0)) {
 		/* The root cause is tar2sqfs's, unless we stopped feeding it. */
-		EVP_MD_CTX_free(ctx);
 		if (feed_r < 0 && feed_r != -EPIPE) {
 			*ret_err = TAKE_PTR(feed_err);
 			return feed_r;
@@ -279,16 +265,10 @@ int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progres
 		return -EBADMSG;
 	}
 	if (feed_r < 0) {
-		EVP_MD_CTX_free(ctx);
 		*ret_err = TAKE_PTR(feed_err);
 		return feed_r;
 	}
-	r = EVP_DigestFinal_ex(ctx, md, &md_len);
-	EVP_MD_CTX_free(ctx);
-	if (r != 1 || md_len != 32) {
-		*ret_err = xstrdup("sha256: cannot finish the digest");
-		return -EIO;
-	}
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, md);
 
 	if (fsync(out_fd) < 0) {
 		r = -errno;

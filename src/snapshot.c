@@ -40,7 +40,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -192,7 +192,7 @@ fail:;
 typedef struct Walk {
 	const char *root_name;   /* for messages */
 	dev_t root_dev;
-	EVP_MD_CTX *md;          /* hash of the tree, always */
+	struct sha256_ctx md;    /* hash of the tree, always */
 	struct archive *aw;      /* tar writer, or NULL (hash only) */
 	struct archive_entry *entry;
 	Buf path;                /* relative path of the current entry */
@@ -234,8 +234,7 @@ static int walk_archive_fail(Walk *w)
 
 static void walk_hash(Walk *w, const void *p, size_t n)
 {
-	if (EVP_DigestUpdate(w->md, p, n) != 1)
-		die_oom();
+	sha256_update(&w->md, n, p);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -444,8 +443,8 @@ static int walk_tree(int root_fd, const char *root_name, struct archive *aw, cha
 		     char **ret_err)
 {
 	Walk w = { .root_name = root_name, .aw = aw };
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned md_len = 0;
+	unsigned char md[SHA256_DIGEST_SIZE];
+	unsigned md_len = SHA256_DIGEST_SIZE;
 	struct stat st;
 	int fd, r;
 
@@ -455,9 +454,7 @@ static int walk_tree(int root_fd, const char *root_name, struct archive *aw, cha
 		return r;
 	}
 	w.root_dev = st.st_dev;
-	w.md = EVP_MD_CTX_new();
-	if (!w.md || EVP_DigestInit_ex(w.md, EVP_sha256(), NULL) != 1)
-		die_oom();
+	sha256_init(&w.md);
 	w.buf = xmalloc(IO_BUFSIZE);
 	if (aw) {
 		w.entry = archive_entry_new();
@@ -482,8 +479,7 @@ static int walk_tree(int root_fd, const char *root_name, struct archive *aw, cha
 	}
 
 	if (r >= 0) {
-		if (EVP_DigestFinal_ex(w.md, md, &md_len) != 1)
-			die_oom();
+		sha256_digest(&w.md, SHA256_DIGEST_SIZE, md);
 		char *hex = xmalloc(md_len * 2 + 1);
 		for (unsigned i = 0; i < md_len; i++)
 			snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -494,7 +490,6 @@ static int walk_tree(int root_fd, const char *root_name, struct archive *aw, cha
 	free(w.err);
 	free(w.buf);
 	buf_done(&w.path);
-	EVP_MD_CTX_free(w.md);
 	if (w.entry)
 		archive_entry_free(w.entry);
 	return r;

@@ -100,11 +100,11 @@
 
 #include "unpack.h"
 
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 #define UNPACK_MAX_ENTRIES UINT64_C(10000000)
 #define UNPACK_MAX_BYTES (UINT64_C(64) << 30)
-#define UNPACK_READ_BLOCK (1u << 20)
+#define UNPACK_READ_BLOCK (256u << 10)
 #define UNPACK_PROGRESS_STEP (UINT64_C(1) << 20)
 #define SQFS_MAX_DEPTH 512
 
@@ -1125,7 +1125,7 @@ static void unpacker_done(Unpacker *u)
 /* ---- a decompression thread ---- */
 
 #define INFLATE_BUFS 4
-#define INFLATE_BUF_SIZE (1u << 20)
+#define INFLATE_BUF_SIZE (256u << 10)
 
 /*
  * The SHA-256 of the archive's bytes exactly as the unpacker consumed
@@ -1135,7 +1135,8 @@ static void unpacker_done(Unpacker *u)
  * one that starts after it (a skip) makes the digest unusable (GAP).
  */
 typedef struct StreamHash {
-	EVP_MD_CTX *ctx;
+	struct sha256_ctx ctx;
+	bool on; /* hashing at all */
 	uint64_t upto;
 	bool gap;
 } StreamHash;
@@ -1144,7 +1145,7 @@ static void stream_hash(StreamHash *h, uint64_t off, const void *p, size_t n)
 {
 	size_t skip;
 
-	if (!h || !h->ctx || h->gap || n == 0)
+	if (!h || !h->on || h->gap || n == 0)
 		return;
 	if (off > h->upto) {
 		h->gap = true;
@@ -1153,8 +1154,7 @@ static void stream_hash(StreamHash *h, uint64_t off, const void *p, size_t n)
 	if (off + n <= h->upto)
 		return;
 	skip = (size_t)(h->upto - off);
-	if (EVP_DigestUpdate(h->ctx, (const char *)p + skip, n - skip) != 1)
-		h->gap = true;
+	sha256_update(&h->ctx, n - skip, (const uint8_t *)p + skip);
 	h->upto = off + n;
 }
 
@@ -2152,7 +2152,6 @@ static int stream_hash_finish(Unpacker *u, StreamHash *h, int fd, const char *na
 			      bool *ret_hashed)
 {
 	_cleanup_free_ char *buf = xmalloc(UNPACK_READ_BLOCK);
-	unsigned len = 0;
 
 	*ret_hashed = false;
 	while (!h->gap) {
@@ -2166,8 +2165,9 @@ static int stream_hash_finish(Unpacker *u, StreamHash *h, int fd, const char *na
 			break;
 		stream_hash(h, h->upto, buf, (size_t)n);
 	}
-	if (h->gap || EVP_DigestFinal_ex(h->ctx, md, &len) != 1 || len != 32)
+	if (h->gap)
 		return 0;
+	sha256_digest(&h->ctx, SHA256_DIGEST_SIZE, md);
 	*ret_hashed = true;
 	return 0;
 }
@@ -2222,9 +2222,8 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 	if (n >= 4 && memcmp(magic, "hsqs", 4) == 0)
 		r = unpack_sqfs(&u, archive_fd, name, (uint64_t)st.st_size, &sqfs_stripped);
 	else {
-		hash.ctx = EVP_MD_CTX_new();
-		if (!hash.ctx || EVP_DigestInit_ex(hash.ctx, EVP_sha256(), NULL) != 1)
-			die_oom();
+		sha256_init(&hash.ctx);
+		hash.on = true;
 		r = unpack_tar(&u, archive_fd, name, compressed_magic(magic, (size_t)n), &hash);
 		if (r >= 0)
 			r = stream_hash_finish(&u, &hash, archive_fd, name, md, &hashed);
@@ -2275,6 +2274,5 @@ out:
 		*ret_err = u.err ? TAKE_PTR(u.err) : xasprintf("%s: %s", name, strerror(-r));
 	flusher_stop(&u);
 	unpacker_done(&u);
-	EVP_MD_CTX_free(hash.ctx);
 	return r;
 }
