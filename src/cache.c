@@ -832,6 +832,10 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 				r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, remaining_ms(req, start));
 			waited = now_ms() - start;
 		}
+		/* Published while we waited, by a preparer that has not let go
+		 * yet (stalled after its rename): ours as much as theirs. */
+		if ((r == -ETIMEDOUT || r == -EAGAIN) && entry_ready(dir_fd, req->kind, req->id))
+			r = 1;
 		if (r == -ETIMEDOUT || r == -EAGAIN) {
 			*ret_err = timeout_message(req, lock_fd, r);
 			lock_unregister(&reg);
@@ -841,7 +845,9 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 			lock_unregister(&reg);
 			return step_failed(st, req->kind, "lock", lockname, r, ret_err);
 		}
-		if (!entry_ready(dir_fd, req->kind, req->id)) {
+		if (r == 1)
+			action = CACHE_WAITED; /* we do not hold PREPARE */
+		else if (!entry_ready(dir_fd, req->kind, req->id)) {
 			r = prepare_entry(st, req, lock_fd, &recovered, ret_err);
 			if (r < 0) {
 				(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
@@ -1032,6 +1038,7 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 		fn(userdata, kind, label, e->malformed ? "kept: in use (malformed)" : "kept: in use");
 		goto done;
 	}
+	test_point("gc-removing");
 	if (e->malformed) {
 		_cleanup_free_ char *why = xasprintf("%s: malformed entry (%s)",
 						     o->dry_run ? "would remove" : "removed", e->malformed);

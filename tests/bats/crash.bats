@@ -65,6 +65,39 @@ crash_at() {
 @test "killed after sync, before the rename" { crash_at synced unpacked yes; }
 @test "killed right after the publishing rename" { crash_at renamed reused no; }
 @test "killed after publishing" { crash_at published reused no; }
+@test "killed in the directory fsync after the rename" { crash_at renamed reused no; }
+@test "killed after the directory fsync" { crash_at dir-synced reused no; }
+
+# Issue 12: the entry is published by the rename; a preparer that then
+# stalls (the directory fsync of a slow disk) holds nobody up.
+@test "a preparer stalled in the directory fsync after its rename: waiters and newcomers get the tree, exit 0" {
+	mkfifo "$WORK/notify" "$WORK/resume" "$WORK/wnotify" "$WORK/wresume"
+	ZEOLITE_TEST_PAUSE_AT=filled,renamed ZEOLITE_TEST_NOTIFY="$WORK/notify" ZEOLITE_TEST_RESUME="$WORK/resume" \
+		"${Z[@]}" prepare "$SNAPDIR/guru.tar.xz" > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r got pid < "$WORK/notify"
+	[ "$got" = filled ]
+	# A waiter that finds the entry not ready and waits for the preparer.
+	ZEOLITE_TEST_PAUSE_AT=waiting ZEOLITE_TEST_NOTIFY="$WORK/wnotify" ZEOLITE_TEST_RESUME="$WORK/wresume" \
+		"${Z[@]}" --lock-timeout 5 --json prepare "$SNAPDIR/guru.tar.xz" > "$WORK/waiter.json" 2> "$WORK/waiter.err" &
+	waiter=$!
+	echo $waiter >> "$WORK/pids"
+	read -r got _ < "$WORK/wnotify"
+	[ "$got" = waiting ]
+	echo go > "$WORK/wresume"
+	echo go > "$WORK/resume"
+	read -r got _ < "$WORK/notify"
+	[ "$got" = renamed ]   # published; the preparer is stuck before its fsync
+	rc=0; wait $waiter || rc=$?
+	cat "$WORK/waiter.err"
+	[ "$rc" -eq 0 ]
+	[ "$(json_field action < "$WORK/waiter.json")" = waited ]
+	[ "$(tree_digest "$(json_field path < "$WORK/waiter.json")")" = "$(ref_digest)" ]
+	run --separate-stderr "${Z[@]}" --lock-timeout 0 --json prepare "$SNAPDIR/guru.tar.xz"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = reused ]
+	kill -9 "$pid"
+}
 
 @test "exit at each step (ZEOLITE_TEST_EXIT_AT) leaves nothing trusted" {
 	for point in staging unpack-half filled synced; do
