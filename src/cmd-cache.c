@@ -393,6 +393,12 @@ int cmd_prepare(int argc, char **argv)
 		buf_done(&b);
 	} else if (!hold)
 		puts(lease.path);
+	/* The path is the answer: not printing it is a failure. */
+	if (fflush(stdout) != 0) {
+		log_error("prepare: write the path to standard output: %m");
+		cache_release(&lease);
+		return EXIT_FAIL;
+	}
 
 	ret = hold ? run_held(cmd, lease.path) : EXIT_OK;
 	cache_release(&lease);
