@@ -2,6 +2,7 @@
 /*
  * cmd-cache.c - the snapshot cache commands: snapshot, prepare, status, gc.
  */
+#include "archive-ops.h"
 #include "cache.h"
 #include "main.h"
 #include "image.h"
@@ -201,7 +202,19 @@ int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *
 {
 	UnpackFill *u = userdata;
 	UnpackStats stats = { 0 };
+	struct timespec began;
+	struct stat before;
+	bool racy;
 	int r;
+
+	/* A source changed less than 2 s before we began may change again
+	 * within one tick of the kernel's coarse ctime clock, unseen by the
+	 * stat check (docs/protocol.md): what was not hashed as it was read
+	 * (squashfs, read at random offsets) is then hashed again after. */
+	if (fstat(u->fd, &before) < 0 || clock_gettime(CLOCK_REALTIME, &began) < 0)
+		return -errno;
+	racy = (int64_t) (began.tv_sec - before.st_ctim.tv_sec) * 1000000000 + (began.tv_nsec - before.st_ctim.tv_nsec) <
+	       2LL * 1000000000;
 
 	r = unpack_archive_at(u->fd, u->name, dest_fd, u->flags, unpack_progress, progress, &stats, ret_err);
 	if (r < 0) {
@@ -221,6 +234,16 @@ int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *
 	}
 	if (stats.hashed)
 		cache_progress_digest(progress, stats.sha256);
+	else if (racy) {
+		unsigned char md[32];
+
+		r = archive_sha256_fd(u->fd, md);
+		if (r < 0) {
+			*ret_err = xasprintf("%s: read again to check its digest: %s", u->name, strerror(-r));
+			return r;
+		}
+		cache_progress_digest(progress, md);
+	}
 	*ret_files = stats.entries;
 	*ret_bytes = stats.bytes;
 	return 0;
