@@ -67,6 +67,9 @@ static bool safe_relpath(const char *p)
 	return true;
 }
 
+/* plan_make_pending_seed(): the seed another build of the run makes. */
+static bool plan_seed_pending;
+
 static int find_seed(Plan *b, char **ret_err)
 {
 	const char *sub = spec_get_string(b->spec, "source_subpath");
@@ -75,6 +78,14 @@ static int find_seed(Plan *b, char **ret_err)
 	Seed seed;
 	int r;
 
+	if (plan_seed_pending) {
+		b->seed_name = xstrdup(sub);
+		b->seed_path = xasprintf("%s/%s", builds, sub);
+		b->seed_target = xstrdup(b->seed_path);
+		if (!seed_format_of(sub, &b->seed_format))
+			b->seed_format = SEED_TARBALL;
+		return 0;
+	}
 	r = seed_resolve(b->st->builds_fd, builds, sub, &seed, &e);
 	if (r < 0) {
 		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "source_subpath"), e);
@@ -932,6 +943,17 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	if (b->ccache_dir)
 		add_mount(b, b->ccache_dir, "/var/tmp/ccache", "bind", false);
 	return 0;
+}
+
+int plan_make_pending_seed(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *b,
+			   char **ret_err)
+{
+	int r;
+
+	plan_seed_pending = true;
+	r = plan_make(cfg, st, spec, spec_path, b, ret_err);
+	plan_seed_pending = false;
+	return r;
 }
 
 void plan_done(Plan *b)

@@ -115,6 +115,15 @@ typedef struct Plan {
 int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *ret,
 	      char **ret_err);
 
+/*
+ * plan_make(), but the seed is not looked for: builds/<source_subpath> is
+ * taken to be what another build of the same run will make (build -j,
+ * plan; graph.h).  Everything else is checked as plan_make() does; the
+ * build itself plans again with plan_make() once its seed exists.
+ */
+int plan_make_pending_seed(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *ret,
+			   char **ret_err);
+
 /* The config's options: catalyst's that zeolite honours pass; one it
  * does not honour, or an unknown word (with a "did you mean" hint), is an
  * error "FILE:LINE: ..." in D.  Returns 0 or -EINVAL. */
