@@ -67,6 +67,15 @@ static bool safe_relpath(const char *p)
 	return true;
 }
 
+const char *plan_jobserver_in_chroot(const char *host)
+{
+	/* /dev and /run are the sandbox's own: a mount point there never
+	 * ships in the stage. */
+	if (strncmp(host, "/dev/", 5) == 0 || strncmp(host, "/run/", 5) == 0)
+		return host;
+	return PLAN_JOBSERVER_FIFO;
+}
+
 /* plan_make_pending_seed(): the seed another build of the run makes. */
 static bool plan_seed_pending;
 
@@ -559,9 +568,12 @@ static char **plan_env(const Plan *b)
 			Buf mf = { 0 };
 			if (b->cfg->load_average)
 				buf_printf(&mf, "-l%s ", b->cfg->load_average);
-			buf_printf(&mf, "--jobserver-auth=fifo:%s", b->cfg->jobserver_fifo);
+			buf_printf(&mf, "--jobserver-auth=fifo:%s", plan_jobserver_in_chroot(b->cfg->jobserver_fifo));
 			SET("MAKEFLAGS", mf.data);
 			buf_done(&mf);
+			/* portage >= 3.0.74: each emerge job takes a token
+			 * (zeolite's addition; catalyst 4.1 leaves it to make.conf). */
+			SET("FEATURES", "jobserver-token");
 		}
 		buf_done(&mo);
 		buf_done(&no);
@@ -903,8 +915,14 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	b->use_images = cfg->cache_format && strcmp(cfg->cache_format, "image") == 0;
 	b->repo_dir = xstrdup(b->repos[0].location);
 	b->binrepos_conf = binrepos_text(b);
-	if (cfg->jobserver_fifo)
-		b->sandbox_conf = xasprintf("SANDBOX_WRITE=\"%s\"", cfg->jobserver_fifo);
+	if (cfg->jobserver_fifo) {
+		struct stat js;
+		if (stat(cfg->jobserver_fifo, &js) < 0 || !(S_ISFIFO(js.st_mode) || S_ISCHR(js.st_mode))) {
+			*ret_err = xasprintf("jobserver-fifo '%s' is not a FIFO or a device", cfg->jobserver_fifo);
+			return -EINVAL;
+		}
+		b->sandbox_conf = xasprintf("SANDBOX_WRITE=\"%s\"", plan_jobserver_in_chroot(cfg->jobserver_fifo));
+	}
 	/* ccache: the host's CCACHE_DIR (or /var/tmp/ccache) at /var/tmp/ccache. */
 	if (has_option(cfg, "ccache")) {
 		const char *cc = secure_getenv("CCACHE_DIR");
@@ -942,6 +960,8 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 			  false);
 	if (b->ccache_dir)
 		add_mount(b, b->ccache_dir, "/var/tmp/ccache", "bind", false);
+	if (cfg->jobserver_fifo)
+		add_mount(b, cfg->jobserver_fifo, plan_jobserver_in_chroot(cfg->jobserver_fifo), "fifo", false);
 	return 0;
 }
 

@@ -28,6 +28,13 @@
 /* Where the target scripts are bind-mounted in the chroot. */
 #define PLAN_TARGETS_DIR "/usr/share/zeolite/targets"
 
+/* Where a jobserver-fifo outside /dev and /run is bound in the chroot. */
+#define PLAN_JOBSERVER_FIFO "/run/zeolite-jobserver"
+/* The chroot path of jobserver FIFO HOST: HOST itself under /dev/ or
+ * /run/ (the sandbox's own file systems), else PLAN_JOBSERVER_FIFO.  The
+ * FIFO is bind-mounted there; MAKEFLAGS and SANDBOX_WRITE name it. */
+const char *plan_jobserver_in_chroot(const char *host);
+
 typedef struct PlanMount {
 	char *source;   /* host path */
 	char *target;   /* path in the chroot */
