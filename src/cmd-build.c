@@ -16,6 +16,7 @@
  */
 #include "archive-ops.h"
 #include "cache.h"
+#include "catalyst-lock.h"
 #include "fs.h"
 #include "image-mount.h"
 #include "image.h"
@@ -91,15 +92,14 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 		return -errno;
 	r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
-		_cleanup_free_ char *d = NULL;
-		if (lock_owner_read(fd, &o) == 0)
-			d = lock_owner_describe(&o);
+		/* zeolite's record, or catalyst's pid and command line: the
+		 * lock file is catalyst's chroot_path + ".lock" (catalyst-lock.h). */
+		_cleanup_free_ char *d = catalyst_lock_holder(fd);
 		if (b->timeout)
 			*ret_err = xasprintf("build '%s' is held by %s; gave up after %lu s (lock_timeout)", b->name,
-					     d ? d : "another process", b->timeout);
+					     d, b->timeout);
 		else
-			*ret_err = xasprintf("build '%s' is held by %s; not waiting (lock_timeout 0)", b->name,
-					     d ? d : "another process");
+			*ret_err = xasprintf("build '%s' is held by %s; not waiting (lock_timeout 0)", b->name, d);
 		return -ETIMEDOUT;
 	}
 	if (r < 0)
