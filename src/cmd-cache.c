@@ -2,6 +2,7 @@
 /*
  * cmd-cache.c - the snapshot cache commands: snapshot, prepare, status, gc.
  */
+#include "archive-ops.h"
 #include "cache.h"
 #include "main.h"
 #include "image.h"
@@ -181,7 +182,10 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 	}
 	if (strstr(arg, "..") || arg[0] == '.')
 		return -ENOENT;
-	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	/* A symlink the admin put in snapshots/ is followed (catalyst does);
+	 * O_NONBLOCK and the regular-file check after it keep a FIFO or a
+	 * device there from blocking us. */
+	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd >= 0) {
 		*ret_name = xstrdup(arg);
 		return fd;
@@ -190,7 +194,7 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 		return -errno;
 	for (size_t i = 0; i < ELEMENTSOF(snapshot_exts); i++) {
 		_cleanup_free_ char *n = xasprintf("%s%s", arg, snapshot_exts[i]);
-		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
 			*ret_name = TAKE_PTR(n);
 			return fd;
@@ -209,13 +213,48 @@ int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *
 {
 	UnpackFill *u = userdata;
 	UnpackStats stats = { 0 };
+	struct timespec began;
+	struct stat before;
+	bool racy;
 	int r;
 
+	/* A source changed less than 2 s before we began may change again
+	 * within one tick of the kernel's coarse ctime clock, unseen by the
+	 * stat check (docs/protocol.md): what was not hashed as it was read
+	 * (squashfs, read at random offsets) is then hashed again after. */
+	if (fstat(u->fd, &before) < 0 || clock_gettime(CLOCK_REALTIME, &began) < 0)
+		return -errno;
+	racy = (int64_t) (began.tv_sec - before.st_ctim.tv_sec) * 1000000000 + (began.tv_nsec - before.st_ctim.tv_nsec) <
+	       2LL * 1000000000;
+
 	r = unpack_archive_at(u->fd, u->name, dest_fd, u->flags, unpack_progress, progress, &stats, ret_err);
-	if (r < 0)
+	if (r < 0) {
+		/* A message quoting a hostile name stays one readable line. */
+		if (*ret_err && strlen(*ret_err) > 480) {
+			char *c = xasprintf("%.200s[...]%s", *ret_err, *ret_err + strlen(*ret_err) - 200);
+			free(*ret_err);
+			*ret_err = c;
+		}
+		/* What only the archive's content can cause is a bad archive
+		 * (exit 65): a name too long for the file system, a non-empty
+		 * directory it replaces, a path through a non-directory. */
+		if (r == -ENAMETOOLONG || r == -ENOTEMPTY || r == -EEXIST || r == -ENOTDIR || r == -ELOOP ||
+		    r == -EISDIR)
+			return -EBADMSG;
 		return r;
+	}
 	if (stats.hashed)
 		cache_progress_digest(progress, stats.sha256);
+	else if (racy) {
+		unsigned char md[32];
+
+		r = archive_sha256_fd(u->fd, md);
+		if (r < 0) {
+			*ret_err = xasprintf("%s: read again to check its digest: %s", u->name, strerror(-r));
+			return r;
+		}
+		cache_progress_digest(progress, md);
+	}
 	*ret_files = stats.entries;
 	*ret_bytes = stats.bytes;
 	return 0;
@@ -332,11 +371,18 @@ int cmd_prepare(int argc, char **argv)
 									 : "");
 		return EXIT_DATAERR;
 	}
-	r = cache_source_id(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, &id);
+	r = cache_source_id_wait(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, name,
+				 (long) effective_lock_timeout(&cfg, NULL) * 1000, &id, &err);
 	if (r < 0) {
-		log_error("prepare: snapshot '%s': %s", name, r == -EINVAL ? "not a regular file" : strerror(-r));
+		if (r == -ETIMEDOUT)
+			log_error("prepare: %s", err);
+		else
+			log_error("prepare: snapshot '%s': %s", name,
+				  r == -EINVAL ? "not a regular file" : err ? err : strerror(-r));
 		return exit_status_for(r);
 	}
+	free(err);
+	err = NULL;
 	group = snapshot_group(name);
 
 	UnpackFill fill = { .fd = fd, .name = name };
@@ -381,6 +427,12 @@ int cmd_prepare(int argc, char **argv)
 		buf_done(&b);
 	} else if (!hold)
 		puts(lease.path);
+	/* The path is the answer: not printing it is a failure. */
+	if (fflush(stdout) != 0) {
+		log_error("prepare: write the path to standard output: %m");
+		cache_release(&lease);
+		return EXIT_FAIL;
+	}
 
 	ret = hold ? run_held(cmd, lease.path) : EXIT_OK;
 	cache_release(&lease);
@@ -455,6 +507,11 @@ static void status_entry(void *userdata, const CacheEntryInfo *e)
 		buf_put_json_string(b, e->id);
 		buf_puts(b, ", \"source\": ");
 		buf_put_json_string(b, e->label ? e->label : "");
+		buf_puts(b, ", \"malformed\": ");
+		if (e->malformed)
+			buf_put_json_string(b, e->malformed);
+		else
+			buf_puts(b, "null");
 		buf_printf(b, ", \"ready\": %s, \"size\": %" PRIu64 ", \"files\": %" PRIu64
 			   ", \"prepared\": %" PRId64 ", \"in_use\": %s, \"leftovers\": %s, \"preparer\": ",
 			   e->ready ? "true" : "false", e->size, e->files, e->prepared,
@@ -468,6 +525,11 @@ static void status_entry(void *userdata, const CacheEntryInfo *e)
 		(void) lock_registrations_list(ctx->st->locks_fd, prefix, status_holder, ctx);
 		buf_puts(b, "]}");
 		ctx->first = false;
+		return;
+	}
+	if (e->malformed && !e->preparing) {
+		printf("  %s %s  malformed: %s (leftovers: the next prepare or gc removes it)\n",
+		       cache_kind_name(e->kind), e->id, e->malformed);
 		return;
 	}
 	printf("  %s %s  %s  %s, %" PRIu64 " files, %.1f MiB, prepared %s%s\n", cache_kind_name(e->kind), e->id,
