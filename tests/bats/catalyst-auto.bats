@@ -22,7 +22,7 @@ setup() {
 	mkdir -p "$STORE/builds/23.0-default" "$STORE/repos"
 	# catalyst.conf as a catalyst user has it (TOML), only storedir changed
 	CATALYST_CONFIG="$WORK/catalyst.conf"
-	printf 'storedir = "%s"\nrepos_storedir = "%%(storedir)s/repos"\noptions = ["autoresume", "bindist", "kerncache", "pkgcache"]\n' \
+	printf 'storedir = "%s"\nrepos_storedir = "%%(storedir)s/repos"\noptions = ["autoresume", "bindist", "pkgcache"]\n' \
 		"$STORE" > "$CATALYST_CONFIG"
 	# the ebuild repository, cloned bare as catalyst's -s stable clones it
 	mkdir -p "$WORK/src/profiles"
