@@ -215,6 +215,15 @@ int load_config(Config *c)
 			}
 		}
 	} else {
+		/* catalyst -c .../catalyst.conf (catalyst-auto's habit): a
+		 * catalyst.conf that sets no storedir means catalyst's store. */
+		for (size_t i = 0; i < arg_n_configs; i++) {
+			const char *base = strrchr(arg_configs[i], '/');
+			if (strcmp(base ? base + 1 : arg_configs[i], "catalyst.conf") == 0) {
+				free(c->storedir);
+				c->storedir = xstrdup(CATALYST_DEFAULT_STOREDIR);
+			}
+		}
 		r = 0;
 		for (size_t i = 0; i < arg_n_configs && r >= 0; i++) {
 			r = config_load(c, arg_configs[i], &d);
