@@ -175,3 +175,17 @@ load lib
 		[[ "$output" == *" $f"* ]]
 	done
 }
+
+@test "catalyst's --trace, --profile, --versioned-cachedir are refused in every position; --unversioned-cachedir is its default" {
+	for f in --trace --profile --versioned-cachedir; do
+		for args in "$f -f S" "-f S $f" "build S $f" "$f status"; do
+			run --separate-stderr "${Z[@]}" $args
+			[ "$status" -eq 64 ]
+			[[ "${stderr_lines[0]}" == "zeolite: "*"$f "*"(nothing was done)" ]]
+		done
+	done
+	run --separate-stderr "${Z[@]}" --unversioned-cachedir status
+	[ "$status" -eq 0 ]
+	run --separate-stderr "${Z[@]}" status --unversioned-cachedir
+	[ "$status" -eq 0 ]
+}
