@@ -189,3 +189,15 @@ load lib
 	run --separate-stderr "${Z[@]}" status --unversioned-cachedir
 	[ "$status" -eq 0 ]
 }
+
+@test "each catalyst build flag in each of catalyst's positions reaches the spec" {
+	for f in -a --clear-autoresume -p --purge -P --purgeonly -T --purgetmponly; do
+		for args in "$f -f $WORK/no.spec" "-f $WORK/no.spec $f" "$f --file $WORK/no.spec" \
+			"build $WORK/no.spec $f" "$f build $WORK/no.spec" "-c $WORK/empty.conf $f -f $WORK/no.spec" \
+			"$f -c $WORK/empty.conf -f $WORK/no.spec -d" "-d --log-level info $f -f $WORK/no.spec --nocolor"; do
+			run --separate-stderr "${Z[@]}" $args
+			[ "$status" -eq 65 ]
+			[[ "$stderr" == *"no.spec"* ]]
+		done
+	done
+}
