@@ -170,7 +170,11 @@ ConfigOrigin config_origin(const Config *c, const char *key)
 {
 	int i = find_key(key, strlen(key));
 
-	return i < 0 || !c->origins ? (ConfigOrigin) { 0 } : c->origins[i];
+	ConfigOrigin none = { 0 };
+
+	if (i < 0 || !c->origins)
+		return none;
+	return c->origins[i];
 }
 
 /* ---- loading --------------------------------------------------------- */
