@@ -150,3 +150,21 @@ fcntl.lockf(open(sys.argv[1], "a"), fcntl.LOCK_EX | fcntl.LOCK_NB)
 	wait || true
 	lockf_try "$STORE/tmp/23.0-default/stage3-amd64-openrc-20260102T000000Z.lock"
 }
+
+@test "catalyst -F -c CONF -f SPEC: the steps run emerge --fetchonly, nothing is packed, the work directory goes" {
+	# a real build from the busybox seed and the stand-in emerge
+	fix="$WORK/fix"
+	FIXTURE_OPTIONS='"autoresume"' "$SRCDIR/tests/seed/make-fixtures.sh" "$ZEOLITE" "$fix/store" "$fix" > "$WORK/fixtures.log" 2>&1
+	mkdir "$fix/distfiles/standin-log"
+	run --separate-stderr catalyst -F -c "$fix/zeolite.conf" -f "$fix/stage3.spec"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"fetched only (-F), nothing packed"* ]]
+	grep -q -- '--fetchonly.* @system$' "$fix/distfiles/standin-log/emerge-standin.log"
+	[ -z "$(ls -A "$fix/store/builds/23.0-default" | grep -v '^stage3-amd64-openrc-latest' || true)" ]
+	[ -z "$(ls -A "$fix/store/tmp/23.0-default" | grep -v '\.\(lock\|log\)$' || true)" ]
+	# the plan says so too
+	run --separate-stderr catalyst -c "$fix/zeolite.conf" -f "$fix/stage3.spec" --fetchonly --dry-run --json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *'"clst_FETCH":"true"'* ]]
+}

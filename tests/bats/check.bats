@@ -120,19 +120,19 @@ PY
 
 @test "options zeolite does not honour, and unknown ones, are refused naming the config line" {
 	printf 'jobs = 2
-options = ["pkgcache", "distcc", "icecream", "kerncache", "seedcache", "fetch", "pkgcahce", "frobnicate"]
+options = ["pkgcache", "distcc", "icecream", "kerncache", "seedcache", "pkgcahce", "frobnicate"]
 ' > "$WORK/opts.conf"
 	run --separate-stderr "$ZEOLITE" -c "$WORK/opts.conf" --storedir "$STORE" check "$SPECS/good-stage1.spec"
 	[ "$status" -eq 65 ]
-	[ "${#stderr_lines[@]}" -eq 7 ]
+	[ "${#stderr_lines[@]}" -eq 6 ]
 	local o
-	for o in distcc icecream kerncache seedcache fetch; do
+	for o in distcc icecream kerncache seedcache; do
 		[[ "$stderr" == *"zeolite: $WORK/opts.conf:2: option '$o' is not supported by zeolite: "* ]]
 	done
 	[[ "$stderr" == *"$WORK/opts.conf:2: unknown option 'pkgcahce' (did you mean 'pkgcache'?)"* ]]
 	[[ "$stderr" == *"$WORK/opts.conf:2: unknown option 'frobnicate'"* ]]
 	# the options catalyst has and zeolite honours pass
-	printf 'options = ["autoresume", "bindist", "clear-autoresume", "keepwork", "pkgcache", "purge", "sticky-config", "versioned_cache"]
+	printf 'options = ["autoresume", "bindist", "clear-autoresume", "fetch", "keepwork", "pkgcache", "purge", "sticky-config", "versioned_cache"]
 ' > "$WORK/ok.conf"
 	run --separate-stderr "$ZEOLITE" -c "$WORK/ok.conf" --storedir "$STORE" check "$SPECS/good-stage1.spec"
 	[ "$status" -eq 0 ]
