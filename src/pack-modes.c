@@ -106,8 +106,8 @@ static char *memfd_text(int fd)
 int pack_rename_regexp(const char *expr, const char *dir, const char *file, char **ret_file,
 		       char **ret_err)
 {
-	_cleanup_free_ char *full = xasprintf("%s/%s", dir, file), *out = NULL, *err = NULL;
-	_cleanup_free_ char *prefix = xasprintf("%s/", dir);
+	_cleanup_free_ char *full = dir ? xasprintf("%s/%s", dir, file) : xstrdup(""), *out = NULL;
+	_cleanup_free_ char *prefix = xasprintf("%s/", dir ? dir : ""), *err = NULL;
 	int fds[3] = { -EBADF, -EBADF, -EBADF }, status = 0, r = 0;
 	char *msg = NULL;
 	const char *name;
@@ -163,6 +163,8 @@ int pack_rename_regexp(const char *expr, const char *dir, const char *file, char
 		r = -EINVAL;
 		goto out;
 	}
+	if (!dir)
+		goto out; /* the expression only */
 	if (!*out) {
 		*ret_file = xstrdup(file);
 		goto out;

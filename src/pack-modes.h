@@ -85,7 +85,9 @@ char *pack_mode_names(void);
  * directory, so the result must stay in DIR: a new file name, without a
  * newline, not starting with '.'.  0 with *RET_FILE the file name (caller
  * frees; FILE itself when nothing changed), or -EINVAL with *RET_ERR
- * ("rename_regexp 'EXPR': ..."), -errno if sed cannot be run.
+ * ("rename_regexp 'EXPR': ..."), -errno if sed cannot be run.  With DIR
+ * NULL only the expression is checked (sed on an empty input; FILE and
+ * RET_FILE unused), as `zeolite check` does.
  */
 int pack_rename_regexp(const char *expr, const char *dir, const char *file, char **ret_file,
 		       char **ret_err);
