@@ -104,8 +104,6 @@ static char **strv_new(const char *const *v, size_t n)
 
 void config_init(Config *c)
 {
-	static const char *const default_digests[] = { "blake2b", "sha512" };
-
 	/* catalyst 4.1's confdefaults, with zeolite's names where the
 	 * product differs (storedir, sharedir). */
 	*c = (Config) {
@@ -122,7 +120,8 @@ void config_init(Config *c)
 		.compression_mode = xstrdup("lbzip2"),
 		.digest_format = xstrdup("linux"),
 		.cache_format = xstrdup("image"),
-		.digests = strv_new(default_digests, ELEMENTSOF(default_digests)),
+		/* catalyst has no default digests: without the key, no DIGESTS. */
+		.digests = strv_new(NULL, 0),
 		.options = strv_new(NULL, 0),
 		.distcc_hosts = strv_new(NULL, 0),
 		.lock_timeout = CONFIG_DEFAULT_LOCK_TIMEOUT,
