@@ -421,6 +421,24 @@ static void test_digest_unknown(void **state)
 			 "sha224, sha256, sha384, sha512, sha3_224, sha3_256, sha3_384, sha3_512)");
 }
 
+static void test_compression_mode_unknown(void **state)
+{
+	Config c;
+	Diags d = { 0 };
+
+	(void) state;
+	/* What the packer cannot write is refused, as in a spec. */
+	check_load_error("compression_mode = 'rsync'\n",
+			 "1: unknown compression_mode \"rsync\" (one of: lbzip2, bzip2, lzip, lzma, lzop, "
+			 "tar, xz, pixz, pixz_i, zstd, pzstd, gzip, squashfs_xz, squashfs_gzip, "
+			 "squashfs_zstd, squashfs_pzstd, lbzip2_x, bzip2_x, tar_x, xz_x, pixz_x, gzip_x)");
+	config_init(&c);
+	assert_int_equal(load(&c, "compression_mode = 'squashfs_zstd'\n", &d, NULL), 0);
+	assert_string_equal(c.compression_mode, "squashfs_zstd");
+	config_done(&c);
+	diags_done(&d);
+}
+
 static void test_digest_all_valid(void **state)
 {
 	Config c;
@@ -610,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_load_average_values),
 		cmocka_unit_test(test_float_elsewhere),
 		cmocka_unit_test(test_digest_unknown),
+		cmocka_unit_test(test_compression_mode_unknown),
 		cmocka_unit_test(test_digest_all_valid),
 		cmocka_unit_test(test_digest_format),
 		cmocka_unit_test(test_digest_format_bsd),
