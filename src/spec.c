@@ -470,11 +470,22 @@ int spec_validate(const Spec *s, Diags *d)
 				break;
 			}
 		}
-		if (k && (k->targets & target->bit))
+		if (k && (k->targets & target->bit) && k->refused)
+			diags_add(d, false, "%s:%u: key '%s' is not supported by zeolite: %s",
+				  s->path, e->line, e->key, k->refused);
+		else if (k && (k->targets & target->bit))
 			check_value(s, e, k, d);
-		else if (!is_kernel_key(e->key, kernels))
-			diags_add(d, false, "%s:%u: unknown key '%s' for target %s",
-				  s->path, e->line, e->key, name);
+		else if (is_kernel_key(e->key, kernels))
+			; /* refused with boot/kernel itself */
+		else {
+			const char *hint = spec_key_did_you_mean(e->key, target->bit);
+			if (hint)
+				diags_add(d, false, "%s:%u: unknown key '%s' for target %s (did you mean '%s'?)",
+					  s->path, e->line, e->key, name, hint);
+			else
+				diags_add(d, false, "%s:%u: unknown key '%s' for target %s",
+					  s->path, e->line, e->key, name);
+		}
 	}
 
 	for (size_t i = 0; i < spec_keys_n; i++) {
