@@ -222,3 +222,19 @@ prog_of() {
 	(cd "$WORK/out" && sha256sum -c --quiet s.wsl.sha256)
 	xz -t "$WORK/out/s.wsl"
 }
+
+@test "squashfs: a failing tar2sqfs is named with its own words, and nothing is published" {
+	command -v tar2sqfs || skip "no tar2sqfs"
+	mkdir "$WORK/bin"
+	printf '#!/bin/sh\necho "tar2sqfs: no room for the image" >&2\nexit 1\n' > "$WORK/bin/tar2sqfs"
+	chmod +x "$WORK/bin/tar2sqfs"
+	# Small (the stream fits in the pipe) and large (the packer meets EPIPE).
+	for size in 1 4096; do
+		head -c "${size}k" /dev/urandom > "$T/blob"
+		run --separate-stderr env PATH="$WORK/bin:$PATH" PACK_MODE=squashfs_xz "$PACK_TREE" "$T" "$WORK/out" s sha512
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *"pack: tar2sqfs failed with exit status 1: tar2sqfs: no room for the image"* ]] ||
+			{ echo "$size: $stderr"; false; }
+		[ -z "$(ls -A "$WORK/out")" ]
+	done
+}
