@@ -238,3 +238,47 @@ prog_of() {
 		[ -z "$(ls -A "$WORK/out")" ]
 	done
 }
+
+@test "a real build: releng's stage4w rename gives .wsl and .wsl.DIGESTS; a seed's user.foo is dropped, security.capability kept" {
+	FIX="$WORK/fix"
+	mkdir -p "$FIX"
+	"$SRCDIR/tests/seed/make-fixtures.sh" "$ZEOLITE" "$FIX/store" "$FIX" > "$FIX/fixtures.log" 2>&1 ||
+		{ cat "$FIX/fixtures.log"; false; }
+	rel="$FIX/store/builds/23.0-default"
+	# The fixture seed, with an xattr catalyst's tar leaves out.
+	mkdir "$WORK/seed"
+	tar --xattrs --xattrs-include='*' -C "$WORK/seed" -xpf "$rel/stage3-amd64-openrc-latest.tar.xz"
+	setfattr -n user.foo -v bar "$WORK/seed/bin/ping"
+	tar --xattrs --xattrs-include='*' -C "$WORK/seed" -cJf "$rel/stage3-amd64-xattr.tar.xz" .
+	sed -e 's/^version_stamp: .*/version_stamp: wsl/' \
+		-e 's|^source_subpath: .*|source_subpath: 23.0-default/stage3-amd64-xattr|' \
+		-e 's/^compression_mode: .*/compression_mode: pixz/' "$FIX/stage3.spec" > "$WORK/w.spec"
+	printf 'rename_regexp: %s\n' 's_.tar.xz$_.wsl_' >> "$WORK/w.spec"
+	run --separate-stderr "$ZEOLITE" -c "$FIX/zeolite.conf" build "$WORK/w.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	w="$rel/stage3-amd64-wsl.wsl"
+	[ "$output" = "$w" ]
+	[ "$(cd "$rel" && ls stage3-amd64-wsl*)" = "$(printf '%s\n' stage3-amd64-wsl.wsl stage3-amd64-wsl.wsl.CONTENTS.gz stage3-amd64-wsl.wsl.DIGESTS stage3-amd64-wsl.wsl.sha256)" ]
+	grep -q '  stage3-amd64-wsl.wsl$' "$w.DIGESTS"
+	grep -q '  stage3-amd64-wsl.wsl.CONTENTS.gz$' "$w.DIGESTS"
+	(cd "$rel" && sha256sum -c stage3-amd64-wsl.wsl.sha256)
+	cmp <(zcat "$w.CONTENTS.gz") <(tar -I xz --xattrs -tvf "$w"; echo)
+	mkdir "$WORK/x"
+	tar -I xz --xattrs --xattrs-include='*' -C "$WORK/x" -xpf "$w" ./bin/ping
+	getfattr -d -m - --absolute-names "$WORK/x/bin/ping" > "$WORK/xattrs"
+	cat "$WORK/xattrs"
+	grep -q '^security.capability=' "$WORK/xattrs"
+	grep -qx 'user.pax.flags="em"' "$WORK/xattrs"
+	! grep -q user.foo "$WORK/xattrs"
+	# No digests in the config: no DIGESTS, no .sha256; zstd is .tar.zstd.
+	grep -v '^digests' "$FIX/zeolite.conf" > "$WORK/nodigests.conf"
+	sed -e 's/^version_stamp: .*/version_stamp: zstd/' -e 's/^compression_mode: .*/compression_mode: zstd/' \
+		"$FIX/stage3.spec" > "$WORK/z.spec"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/nodigests.conf" build "$WORK/z.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$rel/stage3-amd64-zstd.tar.zstd" ]
+	[ "$(cd "$rel" && ls stage3-amd64-zstd*)" = "$(printf '%s\n' stage3-amd64-zstd.tar.zstd stage3-amd64-zstd.tar.zstd.CONTENTS.gz)" ]
+	zstd -t "$output"
+}
