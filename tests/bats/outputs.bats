@@ -239,7 +239,7 @@ prog_of() {
 	done
 }
 
-@test "a real build: releng's stage4w rename gives .wsl and .wsl.DIGESTS; a seed's user.foo is dropped, security.capability kept" {
+@test "a real build: releng's stage4w rename gives .wsl and .wsl.DIGESTS; a seed's user.foo is dropped, security.capability kept; a .tar.lzip output seeds a build" {
 	FIX="$WORK/fix"
 	mkdir -p "$FIX"
 	"$SRCDIR/tests/seed/make-fixtures.sh" "$ZEOLITE" "$FIX/store" "$FIX" > "$FIX/fixtures.log" 2>&1 ||
@@ -281,4 +281,18 @@ prog_of() {
 	[ "$output" = "$rel/stage3-amd64-zstd.tar.zstd" ]
 	[ "$(cd "$rel" && ls stage3-amd64-zstd*)" = "$(printf '%s\n' stage3-amd64-zstd.tar.zstd stage3-amd64-zstd.tar.zstd.CONTENTS.gz)" ]
 	zstd -t "$output"
+	# An output of each of catalyst's other names is a seed again.
+	command -v lzip > /dev/null || return 0
+	sed -e 's/^version_stamp: .*/version_stamp: lz/' -e 's/^compression_mode: .*/compression_mode: lzip/' \
+		"$FIX/stage3.spec" > "$WORK/l.spec"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/nodigests.conf" build "$WORK/l.spec"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$rel/stage3-amd64-lz.tar.lzip" ]
+	sed -e 's/^version_stamp: .*/version_stamp: from-lz/' \
+		-e 's|^source_subpath: .*|source_subpath: 23.0-default/stage3-amd64-lz|' "$FIX/stage3.spec" > "$WORK/s.spec"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/nodigests.conf" build "$WORK/s.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"seed 23.0-default/stage3-amd64-lz.tar.lzip"* ]]
+	tar -I xz -tf "$output" ./bin/ping
 }
