@@ -434,6 +434,12 @@ static void check_value(const Spec *s, const SpecEntry *e, const SpecKey *k, Dia
 			diags_add(d, false, "%s:%u: unknown compression_mode '%s' (one of: %s)",
 				  s->path, e->line, w, all);
 		}
+	} else if (strcmp(e->key, "rename_regexp") == 0) {
+		/* catalyst runs it through sed -E: so does check. */
+		_cleanup_free_ char *err = NULL;
+
+		if (pack_rename_regexp(w, NULL, NULL, NULL, &err) < 0)
+			diags_add(d, false, "%s:%u: %s", s->path, e->line, err);
 	} else if (strcmp(e->key, "decompressor_search_order") == 0) {
 		for (size_t i = 0; i < e->n_words; i++)
 			if (!spec_word_in(e->words[i], spec_decompression_modes,
