@@ -38,8 +38,8 @@ void build_graph_done(int n, Graph *g, Spec *specs, Plan *plans)
 	graph_done(g);
 }
 
-int build_graph_load(const Config *cfg, const Store *st, int n, char **paths, Graph *g, Spec **ret_specs,
-		     Plan **ret_plans)
+int build_graph_load(const char *cmd, const Config *cfg, const Store *st, int n, char **paths, Graph *g,
+		     Spec **ret_specs, Plan **ret_plans)
 {
 	Spec *specs = xcalloc((size_t) n, sizeof(Spec));
 	Plan *plans = xcalloc((size_t) n, sizeof(Plan));
@@ -62,7 +62,7 @@ int build_graph_load(const Config *cfg, const Store *st, int n, char **paths, Gr
 		diags_done(&d);
 		r = plan_make_pending_seed(cfg, st, &specs[i], paths[i], &plans[i], &err);
 		if (r < 0) {
-			log_error("build: %s", err);
+			log_error("%s: %s", cmd, err);
 			bad++;
 			continue;
 		}
@@ -71,7 +71,7 @@ int build_graph_load(const Config *cfg, const Store *st, int n, char **paths, Gr
 			  spec_get(&specs[i], "source_subpath") ? spec_get(&specs[i], "source_subpath")->line : 0);
 	}
 	if (bad) {
-		log_error("build: %d of %d specs are not valid; nothing was built", bad, n);
+		log_error("%s: %d of %d specs are not valid; nothing was done", cmd, bad, n);
 		return EXIT_DATAERR;
 	}
 	if (graph_link(g, &gerr) < 0) {
@@ -79,9 +79,9 @@ int build_graph_load(const Config *cfg, const Store *st, int n, char **paths, Gr
 			e = strchr(s, '\n');
 			if (e)
 				*e++ = '\0';
-			log_error("build: %s", s);
+			log_error("%s: %s", cmd, s);
 		}
-		log_error("build: the specs do not make a graph of builds; nothing was built");
+		log_error("%s: the specs do not make a graph of builds; nothing was done", cmd);
 		return EXIT_DATAERR;
 	}
 	/* A seed from outside the set must exist now, as for a plain build. */
@@ -91,12 +91,12 @@ int build_graph_load(const Config *cfg, const Store *st, int n, char **paths, Gr
 			continue;
 		plan_done(&plans[i]);
 		if (plan_make(cfg, st, &specs[i], paths[i], &plans[i], &err) < 0) {
-			log_error("build: %s", err);
+			log_error("%s: %s", cmd, err);
 			bad++;
 		}
 	}
 	if (bad) {
-		log_error("build: %d of %d specs are not valid; nothing was built", bad, n);
+		log_error("%s: %d of %d specs are not valid; nothing was done", cmd, bad, n);
 		return EXIT_DATAERR;
 	}
 	return EXIT_OK;
@@ -385,7 +385,7 @@ int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const Bu
 	Jobserver *js = NULL;
 	int ret;
 
-	ret = build_graph_load(cfg, st, n, paths, &g, &specs, &plans);
+	ret = build_graph_load("build", cfg, st, n, paths, &g, &specs, &plans);
 	if (ret != EXIT_OK)
 		goto out;
 	if (o->dry_run) {

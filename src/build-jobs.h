@@ -53,12 +53,12 @@ typedef struct BuildJobsOptions {
  * The checking half, for build -j and `zeolite plan`: load and validate
  * the N specs of PATHS, plan each (a seed made by another spec of the set
  * pending), link the graph; a build whose seed is not made by the set has
- * its seed looked for now.  Returns EXIT_OK with *G, *RET_SPECS and
+ * its seed looked for now.  Messages start with CMD.  Returns EXIT_OK with *G, *RET_SPECS and
  * *RET_PLANS (N each) filled, or EXIT_DATAERR with every problem printed.
  * Free with build_graph_done() either way.
  */
-int build_graph_load(const Config *cfg, const Store *st, int n, char **paths, Graph *g, Spec **ret_specs,
-		     Plan **ret_plans);
+int build_graph_load(const char *cmd, const Config *cfg, const Store *st, int n, char **paths, Graph *g,
+		     Spec **ret_specs, Plan **ret_plans);
 void build_graph_done(int n, Graph *g, Spec *specs, Plan *plans);
 
 int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const BuildJobsOptions *o);

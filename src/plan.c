@@ -550,9 +550,7 @@ static char **plan_env(const Plan *b)
 			buf_printf(&mf, "--jobserver-auth=fifo:%s", plan_jobserver_in_chroot(b->cfg->jobserver_fifo));
 			SET("MAKEFLAGS", mf.data);
 			buf_done(&mf);
-			/* portage >= 3.0.74: each emerge job takes a token
-			 * (zeolite's addition; catalyst 4.1 leaves it to make.conf). */
-			SET("FEATURES", "jobserver-token");
+
 		}
 		buf_done(&mo);
 		buf_done(&no);

@@ -136,7 +136,7 @@ line_of() {
 	run --separate-stderr "${Z[@]}" build -j 2 "$WORK/ok.spec" "$WORK/a.spec" "$WORK/b.spec"
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"zeolite: build: $WORK/a.spec:3: a cycle: stage3-amd64-$T-a <- stage3-amd64-$T-b <- stage3-amd64-$T-a"* ]]
-	[[ "$stderr" == *"nothing was built"* ]]
+	[[ "$stderr" == *"nothing was done"* ]]
 	[[ "$stderr" != *"started"* ]]
 	[ -z "$output" ]
 	[ ! -e "$OUT/stage1-amd64-$T-ok.tar.xz" ]
@@ -190,4 +190,76 @@ line_of() {
 	run --separate-stderr "${Z[@]}" build --fail-fast "$WORK/s1.spec"
 	[ "$status" -eq 64 ]
 	[[ "$stderr" == *"--fail-fast needs -j N"* ]]
+}
+
+@test "plan: the graph in order, as text and JSON; nothing built" {
+	spec s4.spec stage4 $T-b 23.0-default/stage3-amd64-$T-a
+	spec s3.spec stage3 $T-a $SEED
+	run --separate-stderr "${Z[@]}" plan "$WORK/s4.spec" "$WORK/s3.spec"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -v '^ ' | tr '\n' ' ')" = "stage3-amd64-$T-a stage4-amd64-$T-b " ]
+	[[ "$output" == *"seed    builds/23.0-default/stage3-amd64-$T-a (made by stage3-amd64-$T-a)"* ]]
+	run --separate-stderr "${Z[@]}" plan --json "$WORK/s4.spec" "$WORK/s3.spec"
+	[ "$status" -eq 0 ]
+	echo "$output" | python3 -c '
+import json, sys
+g = json.load(sys.stdin)["builds"]
+t = sys.argv[1]; out = sys.argv[2]
+assert [b["name"] for b in g] == ["stage3-amd64-%s-a" % t, "stage4-amd64-%s-b" % t], g
+assert g[0]["after"] == [] and g[1]["after"] == ["stage3-amd64-%s-a" % t], g
+assert g[1]["output"] == out + "/stage4-amd64-%s-b.tar.xz" % t, g
+assert g[1]["source_subpath"] == "23.0-default/stage3-amd64-%s-a" % t, g
+' "$T" "$OUT"
+	[ ! -e "$OUT/stage3-amd64-$T-a.tar.xz" ]
+	# The same refusals as build -j.
+	spec c.spec stage3 $T-c 23.0-default/stage3-amd64-$T-c
+	run --separate-stderr "${Z[@]}" plan --format make "$WORK/c.spec"
+	[ "$status" -eq 65 ]
+	[ -z "$output" ]
+	[[ "$stderr" == *"zeolite: plan: $WORK/c.spec:3: a cycle: stage3-amd64-$T-c <- stage3-amd64-$T-c"* ]]
+	run --separate-stderr "${Z[@]}" plan --format yaml "$WORK/s3.spec"
+	[ "$status" -eq 64 ]
+}
+
+@test "plan --format make: make -j runs the builds in the graph's order" {
+	spec s4.spec stage4 $T-b 23.0-default/stage3-amd64-$T-a
+	spec s3.spec stage3 $T-a $SEED
+	spec s1.spec stage1 $T-c $SEED
+	"${Z[@]}" plan --format make "$WORK/s4.spec" "$WORK/s3.spec" "$WORK/s1.spec" > "$WORK/Makefile"
+	grep -qx "stage4-amd64-$T-b: stage3-amd64-$T-a" "$WORK/Makefile"
+	grep -qx "stage3-amd64-$T-a:" "$WORK/Makefile"
+	run make -j 2 -C "$WORK" -f Makefile all
+	[ "$status" -eq 0 ]
+	for b in stage3-amd64-$T-a stage4-amd64-$T-b stage1-amd64-$T-c; do [ -f "$OUT/$b.tar.xz" ]; done
+	[[ "$output" == *"zeolite: build stage4-amd64-$T-b: seed 23.0-default/stage3-amd64-$T-a.tar.xz"* ]]
+}
+
+@test "plan --format slurm: one sbatch per build, afterok on the seed's job, dependents cancelled on failure" {
+	spec s4.spec stage4 $T-b 23.0-default/stage3-amd64-$T-a
+	spec s3.spec stage3 $T-a $SEED
+	spec s1.spec stage1 $T-c $SEED
+	"${Z[@]}" plan --format slurm "$WORK/s4.spec" "$WORK/s3.spec" "$WORK/s1.spec" > "$WORK/submit.sh"
+	sh -n "$WORK/submit.sh"
+	# A stand-in sbatch: records its options and job script, prints an id.
+	cat > "$WORK/sbatch" <<'SH'
+#!/bin/sh
+n=$(($(cat "$SB/n" 2>/dev/null || echo 100) + 1))
+echo $n > "$SB/n"
+echo "$*" > "$SB/args.$n"
+cat > "$SB/script.$n"
+echo "$n;cluster"
+SH
+	chmod +x "$WORK/sbatch"
+	SB=$WORK SBATCH=$WORK/sbatch run sh "$WORK/submit.sh"
+	[ "$status" -eq 0 ]
+	[ "$output" = "stage3-amd64-$T-a 101
+stage1-amd64-$T-c 102
+stage4-amd64-$T-b 103" ]
+	[ "$(cat "$WORK/args.101")" = "--parsable --job-name=stage3-amd64-$T-a" ]
+	[ "$(cat "$WORK/args.103")" = "--parsable --job-name=stage4-amd64-$T-b --dependency=afterok:101 --kill-on-invalid-dep=yes" ]
+	grep -qx "exec \"\$z\" -c '$FIX/zeolite.conf' build '$WORK/s4.spec'" "$WORK/script.103"
+	# The job script runs the build (ZEOLITE from the environment).
+	ZEOLITE=$ZEOLITE run sh "$WORK/script.102"
+	[ "$status" -eq 0 ]
+	[ -f "$OUT/stage1-amd64-$T-c.tar.xz" ]
 }
