@@ -199,3 +199,60 @@ PY
 	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
 	[ "$status" -eq 0 ]
 }
+
+@test "profile repo:path may name a repository of spec repos" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	mkdir -p "$WORK/ov/profiles"
+	echo myoverlay > "$WORK/ov/profiles/repo_name"
+	spec a rel/s "repos: $WORK/ov"
+	sed -i 's|^profile: .*|profile: myoverlay:default/linux/amd64|' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$WORK" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1]); w = sys.argv[2]
+r = p["repos"]
+assert [x["name"] for x in r] == ["gentoo", "myoverlay"], r
+assert r[0]["repos_conf"] is None, r[0]
+assert r[1]["repos_conf"] == "[myoverlay]\nlocation = /var/db/repos/myoverlay\n\n", r[1]
+assert {"source": w + "/ov", "target": "/var/db/repos/myoverlay", "kind": "bind", "read_only": True} in p["mounts"]
+PY
+}
+
+@test "the plan's environment and mounts are catalyst's: subarch flags, options, config keys" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	mkdir -p "$WORK/ccache"
+	spec a rel/s 'binrepo_path: amd64/binpackages/23.0/x86-64'
+	sed -i 's/^subarch: amd64/subarch: k8/' "$WORK/a.spec"
+	printf 'options = ["ccache"]\nbinhost = "https://distfiles.gentoo.org/releases/"\nport_logdir = "%s/logs"\nvar_tmpfs_portage = 8\njobs = 3\nload-average = 2.5\njobserver-fifo = "/run/jobs.fifo"\n' "$WORK" > "$WORK/o.conf"
+	CCACHE_DIR=$WORK/ccache run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$WORK" "$STORE" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1]); w = sys.argv[2]; store = sys.argv[3]
+e = p["environment"]
+assert e["clst_CPU_FLAGS_X86"] == "mmx mmxext 3dnow 3dnowext sse sse2", e
+assert e["clst_COMMON_FLAGS"] == "-O2 -march=k8 -pipe", e
+assert e["clst_target_path"] == store + "/builds/rel/stage3-k8-a", e["clst_target_path"]
+assert e["PATH"] == "/bin:/sbin:/usr/bin:/usr/sbin", e
+for k in ("HOME", "clst_emerge_opts", "clst_pkgcache_path"):
+    assert k not in e, k
+assert e["clst_jobs"] == "3" and e["clst_load_average"] == "2.5", e
+assert e["MAKEOPTS"] == "-j3 -l2.5" and e["NINJAOPTS"] == "-l2.5", e
+assert e["MAKEFLAGS"] == "-l2.5 --jobserver-auth=fifo:/run/jobs.fifo", e
+assert e["CCACHE_DIR"] == "/var/tmp/ccache" and e["clst_CCACHE"] == "true", e
+assert e["PORTAGE_LOGDIR"] == "/var/log/portage", e
+m = {x["target"]: x for x in p["mounts"]}
+assert "/var/cache/binpkgs" not in m, m     # no pkgcache option
+assert m["/var/tmp/ccache"]["source"] == w + "/ccache"
+assert m["/var/tmp/portage"] == {"source": "size=8G", "target": "/var/tmp/portage", "kind": "tmpfs", "read_only": False}
+assert m["/var/log/portage"]["source"] == w + "/logs/rel/stage3-k8-a"
+assert p["binrepos_conf"].endswith("[gentoo]\npriority = 1\nsync-uri = https://distfiles.gentoo.org/releases/amd64/binpackages/23.0/x86-64\nlocation = /var/cache/binhost/gentoo\nverify-signature = true\n"), p["binrepos_conf"]
+PY
+	# ccache without the host's directory: refused, as catalyst
+	rm -rf "$WORK/ccache"
+	CCACHE_DIR=$WORK/ccache run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"can't find $WORK/ccache"* ]]
+}
