@@ -353,3 +353,23 @@ concurrent_builds() {
 	tar -tJf "$OUT/stage3-amd64-gwconf.tar.xz" | grep -q 'etc/portage/package.use/releng/foo'
 	rm -f "$OUT"/stage3-amd64-gwconf.*
 }
+
+@test "-P and -p empty the package cache as catalyst's purge; -T keeps it" {
+	sed -e 's/^options = .*/options = ["pkgcache", "keepwork"]/' "$FIX/zeolite.conf" > "$WORK/pk.conf"
+	sed -e 's/^version_stamp: .*/version_stamp: purge/' "$FIX/stage3.spec" > "$WORK/purge.spec"
+	local pk="$FIX/store/packages/23.0-default/stage3-amd64" wk="$FIX/store/tmp/23.0-default/stage3-amd64-purge"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/pk.conf" build "$WORK/purge.spec"
+	[ "$status" -eq 0 ]
+	rm -f "$OUT"/stage3-amd64-purge.*
+	ls "$pk"/sys-apps/baselayout-0.gpkg.tar
+	[ -d "$wk" ]
+	run --separate-stderr "$ZEOLITE" -c "$WORK/pk.conf" build -T "$WORK/purge.spec"
+	[ "$status" -eq 0 ]
+	[ ! -e "$wk" ]
+	ls "$pk"/sys-apps/baselayout-0.gpkg.tar
+	run --separate-stderr "$ZEOLITE" -c "$WORK/pk.conf" build -P "$WORK/purge.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"package cache $pk purged"* ]]
+	[ -d "$pk" ] && [ -z "$(ls -A "$pk")" ]
+	[ ! -e "$OUT/stage3-amd64-purge.tar.xz" ]
+}
