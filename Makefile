@@ -8,7 +8,7 @@ FUZZ_SECONDS ?= 600
 # A loaded or shared machine runs the tests slower than their timeouts expect.
 MESON_TEST_ARGS ?= --timeout-multiplier 4
 
-.PHONY: all deps check check-plain check-valgrind check-asan cppcheck demo fuzz bench clean
+.PHONY: all deps check check-plain check-valgrind check-asan check-faults cppcheck demo fuzz bench clean
 
 all: deps
 	@test -f $(BUILD)/build.ninja || meson setup $(BUILD)
@@ -31,6 +31,11 @@ check-asan:
 	ninja -C $(ASAN)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(ASAN) --suite unit --suite unit-root --print-errorlogs --num-processes 2 $(MESON_TEST_ARGS)
+
+# The full fault-injection sweeps (docs/testing.md): prepare (tree and
+# image entries) and the pack step; `make check` runs a sample of the first.
+check-faults: all
+	ZEOLITE_FAULTS=full PACK_FAULTS=1 meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 0 faults pack
 
 cppcheck:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

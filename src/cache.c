@@ -2,6 +2,8 @@
 #include "cache.h"
 #include "archive-ops.h"
 #include "fs.h"
+#include "image.h"
+#include "log.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -58,6 +60,23 @@ static int kind_fd(const Store *st, CacheKind k)
 	}
 }
 
+#if TEST_HOOKS
+/* Whether NAME is one of the comma-separated names in LIST. */
+static bool name_in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *c = list; *c;) {
+		size_t len = strcspn(c, ",");
+		if (len == n && strncmp(c, name, n) == 0)
+			return true;
+		c += len;
+		c += *c == ',';
+	}
+	return false;
+}
+#endif
+
 void test_point(const char *name)
 {
 #if TEST_HOOKS
@@ -66,7 +85,7 @@ void test_point(const char *name)
 
 	if (e && strcmp(e, name) == 0)
 		_exit(99);
-	if (p && strcmp(p, name) == 0) {
+	if (p && name_in_list(p, name)) {
 		const char *notify = secure_getenv("ZEOLITE_TEST_NOTIFY");
 		if (notify) {
 			int fd = open(notify, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -219,10 +238,33 @@ static bool read_fingerprint(int fp_fd, const char *name, char **ret_id)
 	return true;
 }
 
-static int source_id_once(const Store *st, CacheKind kind, int fd, char **ret_id)
+/* A fingerprint is recorded only for a file whose ctime is this much
+ * older than the moment its hashing began: the kernel stamps ctime with a
+ * coarse clock, so a write in the same tick as the one before it could
+ * leave (dev, ino, size, mtime, ctime) unchanged ("racy" as git calls it);
+ * a write after our hash began gets a ctime at least this much newer. */
+#define FINGERPRINT_SETTLED_NS (2LL * 1000000000)
+
+typedef struct HasherCtx {
+	char *who;
+} HasherCtx;
+
+static void hasher_found(void *userdata, const char *name, const LockOwner *o, bool alive)
+{
+	HasherCtx *h = userdata;
+
+	(void) name;
+	if (alive && !h->who)
+		h->who = lock_owner_describe(o);
+}
+
+static int source_id_once(const Store *st, CacheKind kind, int fd, const char *label, long timeout_ms,
+			  char **ret_id, char **ret_err)
 {
 	_cleanup_close_ int fp_fd = -EBADF, tmp_fd = -EBADF, lock_fd = -EBADF;
+	_cleanup_(lock_unregister) LockRegistration reg = LOCK_REGISTRATION_INIT;
 	char name[160], buf[ID_HEX_LEN + 2], proc[64];
+	struct timespec began;
 	char *id = NULL;
 	struct stat s;
 	int r;
@@ -231,39 +273,84 @@ static int source_id_once(const Store *st, CacheKind kind, int fd, char **ret_id
 		return -errno;
 	if (!S_ISREG(s.st_mode))
 		return -EINVAL;
+	(void) clock_gettime(CLOCK_REALTIME, &began);
 	snprintf(name, sizeof(name), "%jx-%jx-%jx-%jd.%09ld-%jd.%09ld", (uintmax_t) s.st_dev,
 		 (uintmax_t) s.st_ino, (uintmax_t) s.st_size, (intmax_t) s.st_mtim.tv_sec,
 		 s.st_mtim.tv_nsec, (intmax_t) s.st_ctim.tv_sec, s.st_ctim.tv_nsec);
 
 	fp_fd = store_subdir_at(kind_fd(st, kind), ".fingerprints", true);
-	if (fp_fd < 0)
+	if (fp_fd < 0) {
+		*ret_err = xasprintf("open %s/cache/%s/.fingerprints: %s", st->path, cache_kind_name(kind),
+				     strerror(-fp_fd));
 		return fp_fd;
+	}
 	if (read_fingerprint(fp_fd, name, ret_id))
 		return 0;
 
 	/*
 	 * Compute it once however many ask at the same time: the first takes
-	 * an OFD lock on a byte of .fingerprints/.lock chosen by the name,
-	 * the others wait for it and then find the record.  The lock only
-	 * saves work, so a wait that runs long (a few seconds plus what
-	 * hashing the file takes at 20 MB/s) or fails is no error: we hash.
+	 * an OFD lock on a byte of .fingerprints/.lock chosen by the name and
+	 * registers as the hasher in locks/; the others wait for it and then
+	 * find the record.  The wait is bounded by lock_timeout (0: none),
+	 * and giving up names the hasher.  The lock only saves work, so a
+	 * hasher slower than a few seconds plus 20 MB/s, or a lock that
+	 * cannot be had, is no error when lock_timeout is longer: we hash.
 	 */
-	lock_fd = openat(fp_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	lock_fd = openat(fp_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0644);
+	if (lock_fd >= 0 && (fstat(lock_fd, &s) < 0 || !S_ISREG(s.st_mode)))
+		closep(&lock_fd); /* not ours (a FIFO?): hash without it */
+	if (fstat(fd, &s) < 0)
+		return -errno;
 	if (lock_fd >= 0) {
+		_cleanup_free_ char *prefix = xasprintf("hashing.%s.%s.", cache_kind_name(kind), name);
 		off_t byte = (off_t)(fnv1a(name) & 0x3fffffff);
-		long wait_ms = 5000 + (long)(s.st_size / (20 * 1000));
+		long budget = 5000 + (long)(s.st_size / (20 * 1000));
+		bool bounded = timeout_ms >= 0 && timeout_ms <= budget;
 
-		if (lock_byte(lock_fd, byte, F_WRLCK, 0) == -EAGAIN)
-			(void) lock_byte(lock_fd, byte, F_WRLCK, wait_ms);
-		if (read_fingerprint(fp_fd, name, ret_id))
-			return 0;
+		r = lock_byte(lock_fd, byte, F_WRLCK, 0);
+		if (r == -EAGAIN) {
+			test_point("hash-waiting");
+			r = bounded && timeout_ms == 0 ? -EAGAIN
+						       : lock_byte(lock_fd, byte, F_WRLCK, bounded ? timeout_ms : budget);
+			if (read_fingerprint(fp_fd, name, ret_id))
+				return 0;
+			if ((r == -EAGAIN || r == -ETIMEDOUT) && bounded) {
+				HasherCtx h = { 0 };
+
+				prefix[strlen(prefix) - 1] = '\0';
+				(void) lock_registrations_list(st->locks_fd, prefix, hasher_found, &h);
+				*ret_err = xasprintf("the digest of '%s' is being computed by %s; %s", label ? label : "?",
+						     h.who ? h.who : "another process",
+						     timeout_ms == 0 ? "not waiting (lock_timeout 0)"
+								     : "gave up waiting (lock_timeout)");
+				free(h.who);
+				return -ETIMEDOUT;
+			}
+		}
+		if (r == 0) {
+			LockOwner me;
+
+			prefix[strlen(prefix) - 1] = '\0';
+			lock_owner_self(&me, "hashing", label ? label : "");
+			snprintf(me.progress, sizeof(me.progress), "computing the digest");
+			(void) lock_register(st->locks_fd, prefix, &me, &reg);
+			test_point("hashing");
+		}
 	}
 
 	r = digest_fd(fd, &s, &id);
+	if (r == -ELIBACC)
+		*ret_err = xstrdup("cannot load the archive module (" ARCHIVE_MODULE_NAME ") to compute digests");
+	else if (r < 0 && r != -ESTALE)
+		*ret_err = xasprintf("read '%s' to compute its digest: %s", label ? label : "?", strerror(-r));
 	if (r < 0)
 		return r;
-	/* Record it: write a private file, then link it into place. */
-	tmp_fd = openat(fp_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	/* Record it, if the file had settled before we began (see above):
+	 * write a private file, then link it into place. */
+	if ((int64_t) began.tv_sec * 1000000000 + began.tv_nsec -
+		    ((int64_t) s.st_ctim.tv_sec * 1000000000 + s.st_ctim.tv_nsec) >=
+	    FINGERPRINT_SETTLED_NS)
+		tmp_fd = openat(fp_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
 	if (tmp_fd >= 0) {
 		buf[0] = '\0';
 		snprintf(buf, sizeof(buf), "%s\n", id);
@@ -275,15 +362,27 @@ static int source_id_once(const Store *st, CacheKind kind, int fd, char **ret_id
 	return 0;
 }
 
-int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
+int cache_source_id_wait(const Store *st, CacheKind kind, int fd, const char *label, long timeout_ms,
+			 char **ret_id, char **ret_err)
 {
 	int r = -ESTALE;
 
 	/* A file written to while it is hashed is hashed again (a few
 	 * times), and its fingerprint is never recorded. */
 	for (int i = 0; i < 3 && r == -ESTALE; i++)
-		r = source_id_once(st, kind, fd, ret_id);
+		r = source_id_once(st, kind, fd, label, timeout_ms, ret_id, ret_err);
+	if (r == -ESTALE) {
+		free(*ret_err);
+		*ret_err = xasprintf("'%s' kept changing while its digest was computed", label ? label : "?");
+	}
 	return r;
+}
+
+int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id)
+{
+	_cleanup_free_ char *err = NULL;
+
+	return cache_source_id_wait(st, kind, fd, NULL, -1, ret_id, &err);
 }
 
 /* ---- stamps ----------------------------------------------------------- */
@@ -383,10 +482,74 @@ static int open_lock_file(int dir_fd, const char *id)
 	}
 }
 
-static bool entry_ready(int dir_fd, const char *id)
+typedef enum EntryState {
+	ENTRY_ABSENT,
+	ENTRY_READY,
+	ENTRY_MALFORMED, /* something at <id> that is not a whole entry: leftovers */
+} EntryState;
+
+/*
+ * What is at <id> in DIR_FD.  Ready means: a directory (not a symlink)
+ * holding a regular file "stamp" whose format, id and kind lines match,
+ * and a directory "tree" (for images, with a regular IMAGE_FILE_NAME in
+ * it).  Anything else there (an empty directory left by an interrupted
+ * rm -rf, a stray file or symlink, a missing or foreign stamp) cannot
+ * have been published by zeolite, which renames a whole entry into place:
+ * it is malformed, *RET_WHY says why.  Never blocks: the stamp is opened
+ * O_NONBLOCK | O_NOFOLLOW and type-checked.  A handful of syscalls (G6).
+ */
+static EntryState entry_state(int dir_fd, CacheKind kind, const char *id, const char **ret_why)
 {
+	_cleanup_free_ char *stamp = xasprintf("%s/stamp", id), *tree = xasprintf("%s/tree", id);
+	_cleanup_free_ char *want_id = xasprintf("\nid=%s\n", id);
+	_cleanup_free_ char *want_kind = xasprintf("\nkind=%s\n", cache_kind_name(kind));
+	_cleanup_close_ int fd = -EBADF;
+	char buf[4096];
+	const char *why = NULL;
 	struct stat s;
-	return fstatat(dir_fd, id, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(s.st_mode);
+	ssize_t n;
+
+	if (fstatat(dir_fd, id, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return ENTRY_ABSENT;
+		why = "cannot be examined";
+	} else if (S_ISLNK(s.st_mode))
+		why = "a symbolic link, not an entry directory";
+	else if (!S_ISDIR(s.st_mode))
+		why = "not a directory";
+	else if ((fd = openat(dir_fd, stamp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0)
+		why = errno == ENOENT ? "no stamp" : "stamp cannot be opened";
+	else if (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode))
+		why = "stamp is not a regular file";
+	else if ((n = pread(fd, buf + 1, sizeof(buf) - 2, 0)) <= 0)
+		why = "empty stamp";
+	else {
+		buf[0] = '\n';
+		buf[n + 1] = '\0';
+		if (strncmp(buf, "\nformat=1\n", 10) != 0)
+			why = "stamp of an unknown format";
+		else if (!strstr(buf, want_id))
+			why = "stamp names another id";
+		else if (!strstr(buf, want_kind))
+			why = "stamp names another kind";
+		else if (fstatat(dir_fd, tree, &s, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(s.st_mode))
+			why = "no tree directory";
+		else if (kind == CACHE_IMAGES) {
+			_cleanup_free_ char *img = xasprintf("%s/tree/%s", id, IMAGE_FILE_NAME);
+			if (fstatat(dir_fd, img, &s, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(s.st_mode))
+				why = "no image file";
+		}
+	}
+	if (!why)
+		return ENTRY_READY;
+	if (ret_why)
+		*ret_why = why;
+	return ENTRY_MALFORMED;
+}
+
+static bool entry_ready(int dir_fd, CacheKind kind, const char *id)
+{
+	return entry_state(dir_fd, kind, id, NULL) == ENTRY_READY;
 }
 
 static long remaining_ms(const CacheRequest *req, int64_t start)
@@ -403,7 +566,8 @@ static char *describe_holder(int lock_fd, const char *what)
 {
 	LockOwner o;
 
-	if (lock_owner_read(lock_fd, &o) == 0 && strcmp(o.state, "preparing") == 0) {
+	if (lock_owner_read(lock_fd, &o) == 0 &&
+	    (strcmp(o.state, "preparing") == 0 || strcmp(o.state, "removing") == 0)) {
 		_cleanup_free_ char *d = lock_owner_describe(&o);
 		return xasprintf("%s is held by %s", what, d);
 	}
@@ -447,12 +611,39 @@ static int leftovers_at(int dir_fd, const char *id, bool remove)
 	return n;
 }
 
+/* A failed step of a preparation, as a message naming the operation and
+ * the path: "mkdir /var/tmp/catalyst/cache/snapshots/.tmp.X: No space left". */
+static int step_failed(const Store *st, CacheKind kind, const char *op, const char *name, int r, char **ret_err)
+{
+	free(*ret_err);
+	*ret_err = xasprintf("%s %s/cache/%s/%s: %s", op, st->path, cache_kind_name(kind), name, strerror(-r));
+	return r;
+}
+
+/* Move what is at NAME out of view (into .trash/) and remove it. */
+static int discard_at(int dir_fd, const char *name)
+{
+	_cleanup_close_ int trash_fd = store_subdir_at(dir_fd, ".trash", true);
+	uint64_t rnd;
+
+	if (trash_fd < 0)
+		return trash_fd;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t) now_ms() ^ ((uint64_t) getpid() << 40);
+	_cleanup_free_ char *t = xasprintf("%s.%016" PRIx64, name, rnd);
+	if (renameat(dir_fd, name, trash_fd, t) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	(void) fsync(dir_fd);
+	return rm_rf_at(trash_fd, t);
+}
+
 static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, char **ret_recovered,
 			 char **ret_err)
 {
 	int dir_fd = kind_fd(st, req->kind);
 	_cleanup_close_ int tmp_fd = -EBADF, tree_fd = -EBADF;
 	_cleanup_free_ char *tmp = NULL;
+	const char *why = NULL;
 	LockOwner prev, me;
 	CacheProgress progress;
 	FillStats us = { 0 };
@@ -472,30 +663,44 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 	if (n > 0 && !*ret_recovered)
 		*ret_recovered = xasprintf("leftovers of an unfinished preparation of '%s' found; starting over",
 					   req->label);
+	/* Something at <id> that is not a whole entry was not published by
+	 * us (we rename whole entries into place): leftovers too. */
+	if (entry_state(dir_fd, req->kind, req->id, &why) == ENTRY_MALFORMED) {
+		_cleanup_free_ char *path = xasprintf("%s/cache/%s/%s", st->path, cache_kind_name(req->kind), req->id);
+
+		r = discard_at(dir_fd, req->id);
+		if (r < 0)
+			return step_failed(st, req->kind, "remove the malformed entry", req->id, r, ret_err);
+		free(*ret_recovered);
+		*ret_recovered = xasprintf("cache entry %s was malformed (%s): removed as leftovers; "
+					   "preparing '%s' again", path, why, req->label);
+	}
 	test_point("cleaned");
 
 	lock_owner_self(&me, "preparing", req->label);
 	r = lock_owner_write(lock_fd, &me);
 	if (r < 0)
-		return r;
+		return step_failed(st, req->kind, "write the lock record of", req->id, r, ret_err);
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t) now_ms();
 	tmp = xasprintf(".tmp.%s.%016" PRIx64, req->id, rnd);
 	if (mkdirat(dir_fd, tmp, 0755) < 0)
-		return -errno;
+		return step_failed(st, req->kind, "mkdir", tmp, -errno, ret_err);
 	tmp_fd = openat(dir_fd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tmp_fd < 0) {
-		r = -errno;
+		r = step_failed(st, req->kind, "open", tmp, -errno, ret_err);
 		goto fail;
 	}
 	if (mkdirat(tmp_fd, "tree", 0755) < 0) {
-		r = -errno;
+		_cleanup_free_ char *t = xasprintf("%s/tree", tmp);
+		r = step_failed(st, req->kind, "mkdir", t, -errno, ret_err);
 		goto fail;
 	}
 	tree_fd = openat(tmp_fd, "tree", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (tree_fd < 0) {
-		r = -errno;
+		_cleanup_free_ char *t = xasprintf("%s/tree", tmp);
+		r = step_failed(st, req->kind, "open", t, -errno, ret_err);
 		goto fail;
 	}
 	test_point("staging");
@@ -523,21 +728,36 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 
 	/* The stamp: what this entry was made from, inside it. */
 	r = stamp_write_at(tmp_fd, req, &us);
-	if (r < 0)
+	if (r < 0) {
+		_cleanup_free_ char *t = xasprintf("%s/stamp", tmp);
+		r = step_failed(st, req->kind, "write", t, r, ret_err);
 		goto fail;
+	}
 	if (fsync(tree_fd) < 0 || fsync(tmp_fd) < 0) {
-		r = -errno;
+		r = step_failed(st, req->kind, "fsync", tmp, -errno, ret_err);
 		goto fail;
 	}
 	test_point("synced");
 
 	if (renameat2(dir_fd, tmp, dir_fd, req->id, RENAME_NOREPLACE) < 0) {
-		r = -errno;
+		_cleanup_free_ char *op = xasprintf("rename %s to", tmp);
+		r = step_failed(st, req->kind, op, req->id, -errno, ret_err);
 		goto fail;
 	}
+	/*
+	 * Published: from here on the entry is served, whatever happens to
+	 * us.  Waiters may go on at once (they find it ready), so PREPARE is
+	 * dropped before the directory fsync, which can stall; a failure of
+	 * that fsync is a warning, not a failure (the exit status tells the
+	 * truth: the entry is there and others use it).
+	 */
+	(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
 	test_point("renamed");
 	if (fsync(dir_fd) < 0)
-		return -errno;
+		log_warning("%s: published, but fsync of the directory %s/cache/%s failed: %s; "
+			    "the entry may not survive a system crash",
+			    req->label, st->path, cache_kind_name(req->kind), strerror(errno));
+	test_point("dir-synced");
 
 	snprintf(me.state, sizeof(me.state), "ready");
 	snprintf(me.progress, sizeof(me.progress), "done");
@@ -573,9 +793,10 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 	if (!valid_id(req->id, strlen(req->id)))
 		return -EINVAL;
 
+	_cleanup_free_ char *lockname = xasprintf("%s.lock", req->id);
 	lock_fd = open_lock_file(dir_fd, req->id);
 	if (lock_fd < 0)
-		return lock_fd;
+		return step_failed(st, req->kind, "open the lock file", lockname, lock_fd, ret_err);
 
 	/* USE shared: only gc ever holds it exclusively, and only briefly. */
 	r = lock_byte(lock_fd, LOCK_BYTE_USE, F_RDLCK, req->timeout_ms);
@@ -584,18 +805,21 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 		return r == -EAGAIN ? -ETIMEDOUT : r;
 	}
 	if (r < 0)
-		return r;
+		return step_failed(st, req->kind, "lock", lockname, r, ret_err);
 
 	/* Only the slow path and holders register (G6: the ready path is a
 	 * handful of syscalls). */
 	prefix = xasprintf("%s.%s", cache_kind_name(req->kind), req->id);
 
-	if (!entry_ready(dir_fd, req->id)) {
+	if (!entry_ready(dir_fd, req->kind, req->id)) {
 		/* The slow path: say who waits, for status. */
 		lock_owner_self(&me, "waiting", req->label);
 		r = lock_register(st->locks_fd, prefix, &me, &reg);
-		if (r < 0)
+		if (r < 0) {
+			free(*ret_err);
+			*ret_err = xasprintf("register as a waiter in %s/locks: %s", st->path, strerror(-r));
 			return r;
+		}
 		/* Not ready: become the preparer, or wait asleep for the one
 		 * who is. */
 		r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0);
@@ -608,6 +832,10 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 				r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, remaining_ms(req, start));
 			waited = now_ms() - start;
 		}
+		/* Published while we waited, by a preparer that has not let go
+		 * yet (stalled after its rename): ours as much as theirs. */
+		if ((r == -ETIMEDOUT || r == -EAGAIN) && entry_ready(dir_fd, req->kind, req->id))
+			r = 1;
 		if (r == -ETIMEDOUT || r == -EAGAIN) {
 			*ret_err = timeout_message(req, lock_fd, r);
 			lock_unregister(&reg);
@@ -615,9 +843,11 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 		}
 		if (r < 0) {
 			lock_unregister(&reg);
-			return r;
+			return step_failed(st, req->kind, "lock", lockname, r, ret_err);
 		}
-		if (!entry_ready(dir_fd, req->id)) {
+		if (r == 1)
+			action = CACHE_WAITED; /* we do not hold PREPARE */
+		else if (!entry_ready(dir_fd, req->kind, req->id)) {
 			r = prepare_entry(st, req, lock_fd, &recovered, ret_err);
 			if (r < 0) {
 				(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
@@ -636,8 +866,11 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 			(void) lock_registration_update(&reg, &me);
 		else {
 			r = lock_register(st->locks_fd, prefix, &me, &reg);
-			if (r < 0)
+			if (r < 0) {
+				free(*ret_err);
+				*ret_err = xasprintf("register as a holder in %s/locks: %s", st->path, strerror(-r));
 				return r;
+			}
 		}
 	} else
 		lock_unregister(&reg);
@@ -712,7 +945,7 @@ static void entry_info(int dir_fd, CacheKind kind, const char *id, CacheEntryInf
 	Stamp s;
 
 	*e = (CacheEntryInfo) { .kind = kind, .id = xstrdup(id) };
-	e->ready = entry_ready(dir_fd, id);
+	e->ready = entry_state(dir_fd, kind, id, &e->malformed) == ENTRY_READY;
 	if (e->ready && stamp_read_at(dir_fd, id, &s) == 0) {
 		e->label = xstrdup(s.label);
 		e->group = xstrdup(s.group);
@@ -770,51 +1003,67 @@ static int cmp_prepared_desc(const void *a, const void *b)
 	return (x->prepared_ns < y->prepared_ns) - (x->prepared_ns > y->prepared_ns);
 }
 
-/* Remove entry ID if nobody uses or prepares it; never waits. */
+/* Remove entry ID if nobody uses or prepares it; never waits.  While it
+ * removes, gc's own record is in the lock file, so that a waiter names it. */
 static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bool remove_ready,
 		    const CacheGcOptions *o, CacheGcFn fn, void *userdata)
 {
 	int dir_fd = kind_fd(st, kind);
 	_cleanup_close_ int lock_fd = open_lock_file(dir_fd, e->id);
-	_cleanup_close_ int trash_fd = -EBADF;
 	_cleanup_free_ char *label = xasprintf("%s/%s", cache_kind_name(kind), e->id);
+	bool remove_entry = e->malformed || (remove_ready && e->ready);
+	LockOwner me;
 	int r;
 
 	if (lock_fd < 0)
 		return lock_fd;
 	if (lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0) < 0)
 		return 0; /* being prepared: not ours to touch */
-	if (e->leftovers) {
-		fn(userdata, kind, label, "leftovers of an unfinished preparation");
-		if (!o->dry_run)
-			(void) leftovers_at(dir_fd, e->id, true);
+	if (!o->dry_run && (e->leftovers || remove_entry)) {
+		lock_owner_self(&me, "removing", label);
+		snprintf(me.progress, sizeof(me.progress), "zeolite gc removing it");
+		(void) lock_owner_write(lock_fd, &me);
 	}
-	if (!remove_ready || !e->ready)
-		return 0;
+	if (e->leftovers) {
+		r = o->dry_run ? 0 : leftovers_at(dir_fd, e->id, true);
+		if (r >= 0)
+			fn(userdata, kind, label,
+			   o->dry_run ? "would remove: leftovers of an unfinished preparation"
+				      : "removed: leftovers of an unfinished preparation");
+	}
+	if (!remove_entry)
+		goto done;
 	r = lock_byte(lock_fd, LOCK_BYTE_USE, F_WRLCK, 0);
 	if (r < 0) {
-		fn(userdata, kind, label, "kept: in use");
+		fn(userdata, kind, label, e->malformed ? "kept: in use (malformed)" : "kept: in use");
+		goto done;
+	}
+	test_point("gc-removing");
+	if (e->malformed) {
+		_cleanup_free_ char *why = xasprintf("%s: malformed entry (%s)",
+						     o->dry_run ? "would remove" : "removed", e->malformed);
+		r = o->dry_run ? 0 : discard_at(dir_fd, e->id);
+		if (r < 0)
+			return r;
+		fn(userdata, kind, label, why);
+		goto done;
+	}
+	if (o->dry_run) {
+		fn(userdata, kind, label, "would remove: unused");
 		return 0;
 	}
-	fn(userdata, kind, label, o->dry_run ? "would remove: unused" : "removed: unused");
-	if (o->dry_run)
-		return 0;
-	trash_fd = store_subdir_at(dir_fd, ".trash", true);
-	if (trash_fd < 0)
-		return trash_fd;
-	{
-		uint64_t rnd = (uint64_t) now_ms() ^ ((uint64_t) getpid() << 40);
-		_cleanup_free_ char *t = xasprintf("%s.%016" PRIx64, e->id, rnd);
-
-		if (renameat(dir_fd, e->id, trash_fd, t) < 0)
-			return -errno;
-		(void) fsync(dir_fd);
-		/* The entry is gone from view; the slow delete needs no lock. */
-		(void) lock_byte(lock_fd, LOCK_BYTE_USE, F_UNLCK, 0);
-		(void) lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_UNLCK, 0);
-		r = rm_rf_at(trash_fd, t);
+	/* Out of view in one rename (into .trash/), then the slow delete. */
+	r = discard_at(dir_fd, e->id);
+	if (r < 0)
+		return r;
+	fn(userdata, kind, label, "removed: unused");
+done:
+	if (!o->dry_run && (e->leftovers || remove_entry)) {
+		snprintf(me.state, sizeof(me.state), "removed");
+		snprintf(me.progress, sizeof(me.progress), "by zeolite gc");
+		(void) lock_owner_write(lock_fd, &me);
 	}
-	return r;
+	return 0;
 }
 
 static int gc_trash(int dir_fd)

@@ -100,6 +100,16 @@ typedef struct CacheLease {
 int cache_source_id(const Store *st, CacheKind kind, int fd, char **ret_id);
 
 /*
+ * The same, waiting at most TIMEOUT_MS (lock_timeout; 0: not at all; < 0:
+ * as long as hashing the file should take) for another process that is
+ * computing the same digest.  Returns 0, -ETIMEDOUT with *RET_ERR naming
+ * that process, -EINVAL (not a regular file), or another -errno with
+ * *RET_ERR naming the operation.  LABEL names the file in messages.
+ */
+int cache_source_id_wait(const Store *st, CacheKind kind, int fd, const char *label, long timeout_ms,
+			 char **ret_id, char **ret_err);
+
+/*
  * Make the entry ready (preparing it if needed, waiting if someone else
  * is) and hold it as a lease until cache_release().  Returns 0, or:
  *   -ETIMEDOUT  gave up waiting (or -EAGAIN with timeout 0); *RET_ERR names
@@ -123,6 +133,7 @@ typedef struct CacheEntryInfo {
 	int64_t prepared;    /* wall-clock seconds */
 	int64_t prepared_ns; /* the same in nanoseconds, for ordering */
 	bool ready;          /* published */
+	const char *malformed; /* why what is at <id> is not a whole entry (leftovers), or NULL */
 	bool leftovers;      /* .tmp.<id>.* of an unfinished preparation exist */
 	bool preparing;      /* someone holds PREPARE now */
 	LockOwner preparer;  /* valid when preparing (or the last record) */
@@ -149,8 +160,12 @@ int cache_gc(const Store *st, const CacheGcOptions *o, CacheGcFn fn, void *userd
 
 /* Test hook (built with -Dtest_hooks=true): at step NAME, exit(99) if
  * ZEOLITE_TEST_EXIT_AT=NAME, or announce and stop if
- * ZEOLITE_TEST_PAUSE_AT=NAME (writes "NAME\n" to the file or FIFO named by
- * ZEOLITE_TEST_NOTIFY, then sleeps until killed). */
+ * ZEOLITE_TEST_PAUSE_AT lists NAME (comma-separated names; writes
+ * "NAME PID\n" to the file or FIFO named by ZEOLITE_TEST_NOTIFY, then
+ * sleeps until killed, or, with ZEOLITE_TEST_RESUME naming a FIFO, until
+ * a line is written to it).  Steps of a preparation, in order: locked,
+ * cleaned, staging, unpack-half, filled, synced, renamed (published,
+ * PREPARE dropped), dir-synced, published. */
 void test_point(const char *name);
 
 #endif

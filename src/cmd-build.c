@@ -451,9 +451,14 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 		*ret_err = xasprintf("'%s': %s", path, strerror(-r));
 		return r;
 	}
-	r = cache_source_id(b->st, image ? CACHE_IMAGES : kind, fd, &id);
+	r = cache_source_id_wait(b->st, image ? CACHE_IMAGES : kind, fd, label, (long) b->timeout * 1000, &id,
+				 ret_err);
 	if (r < 0) {
-		*ret_err = xasprintf("'%s': %s", path, strerror(-r));
+		if (r != -ETIMEDOUT) {
+			char *m = xasprintf("'%s': %s", path, *ret_err ? *ret_err : strerror(-r));
+			free(*ret_err);
+			*ret_err = m;
+		}
 		return r;
 	}
 	if (kind == CACHE_SNAPSHOTS)

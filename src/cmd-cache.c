@@ -2,6 +2,7 @@
 /*
  * cmd-cache.c - the snapshot cache commands: snapshot, prepare, status, gc.
  */
+#include "archive-ops.h"
 #include "cache.h"
 #include "main.h"
 #include "image.h"
@@ -41,6 +42,19 @@ static int exit_status_for(int r)
 
 /* ---- snapshot --------------------------------------------------------- */
 
+/* catalyst's line, always with the full commit (catalyst prints the
+ * tree-ish as given, the commit for "stable"); catalyst-auto reads the
+ * commit from it.  On stdout with -s; on stderr for `zeolite snapshot`,
+ * whose stdout is the file name alone. */
+static void announce_snapshot(void *userdata _unused_, const char *repo_name, const char *commit,
+			      const char *git_dir)
+{
+	FILE *f = arg_catalyst_alias ? stdout : stderr;
+
+	fprintf(f, "Creating %s tree snapshot %s from %s\n", repo_name, commit, git_dir);
+	fflush(f);
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	enum { OPT_REPO = CHAR_MAX + 1, OPT_GIT_DIR, OPT_REPO_NAME, OPT_FORMAT };
@@ -66,11 +80,16 @@ int cmd_snapshot(int argc, char **argv)
 			printf("Usage: zeolite snapshot [--git-dir DIR | --repo DIR] [--repo-name NAME]\n"
 			       "                        [--format sqfs|tar.xz|tar.zst] [TREEISH]\n\n"
 			       "Make snapshots/<repo_name>-<id>.<ext> of an ebuild repository: a git\n"
-			       "repository at TREEISH (default HEAD; the id is the commit), or a plain\n"
-			       "directory (--repo; the id is a digest of its content).  The git\n"
-			       "repository (any git-treeish) defaults to catalyst 4's bare\n"
-			       "repos_storedir/<repo_name>.git, else repo_basedir/repo_name.\n"
-			       "Prints the snapshot's file name; an existing snapshot is left alone.\n");
+			       "repository at TREEISH (any git-treeish: branch, tag, abbreviated hash;\n"
+			       "default HEAD; the id is the commit), or a plain directory (--repo; the\n"
+			       "id is a digest of its content).  A TREEISH other than the full commit\n"
+			       "also names it as catalyst does, <repo_name>-<TREEISH>.<ext> (a hard\n"
+			       "link, with <that name>.source recording the commit).  The git\n"
+			       "repository defaults to catalyst 4's bare repos_storedir/<repo_name>.git,\n"
+			       "else repo_basedir/<repo_name>; it is not fetched.\n"
+			       "Prints catalyst's \"Creating <repo_name> tree snapshot <commit> from\n"
+			       "<git dir>\" on stderr (stdout with -s), then the snapshot's file name;\n"
+			       "an existing snapshot is left alone.\n");
 			return EXIT_OK;
 		case OPT_REPO:
 			req.plain_dir = optarg;
@@ -110,24 +129,17 @@ int cmd_snapshot(int argc, char **argv)
 		git_default = xasprintf("%s/%s.git", cfg.repos_storedir, req.repo_name);
 		if (stat(git_default, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 			free(git_default);
-			git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+			git_default = xasprintf("%s/%s", cfg.repo_basedir, req.repo_name);
 		}
 		req.git_dir = git_default;
 	}
 
+	req.lock_timeout_ms = (long) effective_lock_timeout(&cfg, NULL) * 1000;
+	req.resolved = announce_snapshot;
 	r = snapshot_make(&st, &req, &name, &err);
 	if (r < 0) {
 		log_error("snapshot: %s", err ? err : strerror(-r));
 		return exit_status_for(r);
-	}
-	if (req.git_dir) {
-		/* catalyst's line; catalyst-auto reads the commit from it (on
-		 * stdout with -s; on stderr for `zeolite snapshot`, whose
-		 * stdout is the name alone). */
-		size_t n = strlen(req.repo_name);
-		if (strncmp(name, req.repo_name, n) == 0 && name[n] == '-' && strlen(name + n + 1) > 40)
-			fprintf(arg_catalyst_alias ? stdout : stderr, "Creating %s tree snapshot %.40s from %s\n",
-				req.repo_name, name + n + 1, req.git_dir);
 	}
 	if (r == 0)
 		log_info("snapshot '%s' already exists", name);
@@ -170,7 +182,10 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 	}
 	if (strstr(arg, "..") || arg[0] == '.')
 		return -ENOENT;
-	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	/* A symlink the admin put in snapshots/ is followed (catalyst does);
+	 * O_NONBLOCK and the regular-file check after it keep a FIFO or a
+	 * device there from blocking us. */
+	fd = openat(st->snapshots_fd, arg, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd >= 0) {
 		*ret_name = xstrdup(arg);
 		return fd;
@@ -179,7 +194,7 @@ static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 		return -errno;
 	for (size_t i = 0; i < ELEMENTSOF(snapshot_exts); i++) {
 		_cleanup_free_ char *n = xasprintf("%s%s", arg, snapshot_exts[i]);
-		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		fd = openat(st->snapshots_fd, n, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
 			*ret_name = TAKE_PTR(n);
 			return fd;
@@ -198,13 +213,48 @@ int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *
 {
 	UnpackFill *u = userdata;
 	UnpackStats stats = { 0 };
+	struct timespec began;
+	struct stat before;
+	bool racy;
 	int r;
 
+	/* A source changed less than 2 s before we began may change again
+	 * within one tick of the kernel's coarse ctime clock, unseen by the
+	 * stat check (docs/protocol.md): what was not hashed as it was read
+	 * (squashfs, read at random offsets) is then hashed again after. */
+	if (fstat(u->fd, &before) < 0 || clock_gettime(CLOCK_REALTIME, &began) < 0)
+		return -errno;
+	racy = (int64_t) (began.tv_sec - before.st_ctim.tv_sec) * 1000000000 + (began.tv_nsec - before.st_ctim.tv_nsec) <
+	       2LL * 1000000000;
+
 	r = unpack_archive_at(u->fd, u->name, dest_fd, u->flags, unpack_progress, progress, &stats, ret_err);
-	if (r < 0)
+	if (r < 0) {
+		/* A message quoting a hostile name stays one readable line. */
+		if (*ret_err && strlen(*ret_err) > 480) {
+			char *c = xasprintf("%.200s[...]%s", *ret_err, *ret_err + strlen(*ret_err) - 200);
+			free(*ret_err);
+			*ret_err = c;
+		}
+		/* What only the archive's content can cause is a bad archive
+		 * (exit 65): a name too long for the file system, a non-empty
+		 * directory it replaces, a path through a non-directory. */
+		if (r == -ENAMETOOLONG || r == -ENOTEMPTY || r == -EEXIST || r == -ENOTDIR || r == -ELOOP ||
+		    r == -EISDIR)
+			return -EBADMSG;
 		return r;
+	}
 	if (stats.hashed)
 		cache_progress_digest(progress, stats.sha256);
+	else if (racy) {
+		unsigned char md[32];
+
+		r = archive_sha256_fd(u->fd, md);
+		if (r < 0) {
+			*ret_err = xasprintf("%s: read again to check its digest: %s", u->name, strerror(-r));
+			return r;
+		}
+		cache_progress_digest(progress, md);
+	}
 	*ret_files = stats.entries;
 	*ret_bytes = stats.bytes;
 	return 0;
@@ -321,11 +371,18 @@ int cmd_prepare(int argc, char **argv)
 									 : "");
 		return EXIT_DATAERR;
 	}
-	r = cache_source_id(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, &id);
+	r = cache_source_id_wait(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, name,
+				 (long) effective_lock_timeout(&cfg, NULL) * 1000, &id, &err);
 	if (r < 0) {
-		log_error("prepare: snapshot '%s': %s", name, r == -EINVAL ? "not a regular file" : strerror(-r));
+		if (r == -ETIMEDOUT)
+			log_error("prepare: %s", err);
+		else
+			log_error("prepare: snapshot '%s': %s", name,
+				  r == -EINVAL ? "not a regular file" : err ? err : strerror(-r));
 		return exit_status_for(r);
 	}
+	free(err);
+	err = NULL;
 	group = snapshot_group(name);
 
 	UnpackFill fill = { .fd = fd, .name = name };
@@ -370,6 +427,12 @@ int cmd_prepare(int argc, char **argv)
 		buf_done(&b);
 	} else if (!hold)
 		puts(lease.path);
+	/* The path is the answer: not printing it is a failure. */
+	if (fflush(stdout) != 0) {
+		log_error("prepare: write the path to standard output: %m");
+		cache_release(&lease);
+		return EXIT_FAIL;
+	}
 
 	ret = hold ? run_held(cmd, lease.path) : EXIT_OK;
 	cache_release(&lease);
@@ -444,6 +507,11 @@ static void status_entry(void *userdata, const CacheEntryInfo *e)
 		buf_put_json_string(b, e->id);
 		buf_puts(b, ", \"source\": ");
 		buf_put_json_string(b, e->label ? e->label : "");
+		buf_puts(b, ", \"malformed\": ");
+		if (e->malformed)
+			buf_put_json_string(b, e->malformed);
+		else
+			buf_puts(b, "null");
 		buf_printf(b, ", \"ready\": %s, \"size\": %" PRIu64 ", \"files\": %" PRIu64
 			   ", \"prepared\": %" PRId64 ", \"in_use\": %s, \"leftovers\": %s, \"preparer\": ",
 			   e->ready ? "true" : "false", e->size, e->files, e->prepared,
@@ -457,6 +525,11 @@ static void status_entry(void *userdata, const CacheEntryInfo *e)
 		(void) lock_registrations_list(ctx->st->locks_fd, prefix, status_holder, ctx);
 		buf_puts(b, "]}");
 		ctx->first = false;
+		return;
+	}
+	if (e->malformed && !e->preparing) {
+		printf("  %s %s  malformed: %s (leftovers: the next prepare or gc removes it)\n",
+		       cache_kind_name(e->kind), e->id, e->malformed);
 		return;
 	}
 	printf("  %s %s  %s  %s, %" PRIu64 " files, %.1f MiB, prepared %s%s\n", cache_kind_name(e->kind), e->id,

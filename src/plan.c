@@ -278,7 +278,7 @@ static int plan_resolve(Plan *b, char **ret_err)
 				     spec_line(b->spec, "compression_mode"), mode);
 		return -EINVAL;
 	}
-	b->out_name = xasprintf("%s.%s", b->name, pack_extension(b->compression));
+	b->out_name = xasprintf("%s.%s", b->name, pack_mode_extension(mode));
 	rx = spec_get_string(b->spec, "rename_regexp");
 	if (rx) {
 		r = apply_rename_regexp(b, rx, ret_err);

@@ -117,30 +117,9 @@ const char *const spec_kernel_subkeys[] = {
 };
 const size_t spec_kernel_subkeys_n = ELEMENTSOF(spec_kernel_subkeys);
 
-/* COMPRESS_DEFINITIONS of pyDeComp (catalyst's compressor library): the
- * union of the releases catalyst 3 and 4 use, so that older *_x modes
- * keep working. */
-const char *const spec_compression_modes[] = {
-	"rsync",
-	"lbzip2", "lbzip2_x",
-	"bzip2", "bzip2_x",
-	"lzip",
-	"lzma",
-	"lzop",
-	"tar", "tar_x",
-	"xz", "xz_x",
-	"pixz", "pixz_i", "pixz_x",
-	"gzip", "gzip_x",
-	"zstd",
-	"pzstd",
-	"squashfs_xz",
-	"squashfs_gzip",
-	"squashfs_zstd",
-	"squashfs_pzstd",
-};
-const size_t spec_compression_modes_n = ELEMENTSOF(spec_compression_modes);
-
-/* DECOMPRESS_DEFINITIONS of pyDeComp, likewise. */
+/* DECOMPRESS_DEFINITIONS of pyDeComp: the union of the releases catalyst 3
+ * and 4 use, so that older *_x modes keep working.  (compression_mode:
+ * pack-modes.c.) */
 const char *const spec_decompression_modes[] = {
 	"rsync",
 	"lbzip2", "lbzip2_x",

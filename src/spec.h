@@ -118,9 +118,7 @@ extern const size_t spec_targets_n;
 /* Sub-keys of boot/kernel/<name>/ (one <name> per word of boot/kernel). */
 extern const char *const spec_kernel_subkeys[];
 extern const size_t spec_kernel_subkeys_n;
-/* Valid compression_mode values and decompressor_search_order words. */
-extern const char *const spec_compression_modes[];
-extern const size_t spec_compression_modes_n;
+/* Valid decompressor_search_order words (compression_mode: pack-modes.h). */
 extern const char *const spec_decompression_modes[];
 extern const size_t spec_decompression_modes_n;
 

@@ -65,6 +65,39 @@ crash_at() {
 @test "killed after sync, before the rename" { crash_at synced unpacked yes; }
 @test "killed right after the publishing rename" { crash_at renamed reused no; }
 @test "killed after publishing" { crash_at published reused no; }
+@test "killed in the directory fsync after the rename" { crash_at renamed reused no; }
+@test "killed after the directory fsync" { crash_at dir-synced reused no; }
+
+# Issue 12: the entry is published by the rename; a preparer that then
+# stalls (the directory fsync of a slow disk) holds nobody up.
+@test "a preparer stalled in the directory fsync after its rename: waiters and newcomers get the tree, exit 0" {
+	mkfifo "$WORK/notify" "$WORK/resume" "$WORK/wnotify" "$WORK/wresume"
+	ZEOLITE_TEST_PAUSE_AT=filled,renamed ZEOLITE_TEST_NOTIFY="$WORK/notify" ZEOLITE_TEST_RESUME="$WORK/resume" \
+		"${Z[@]}" prepare "$SNAPDIR/guru.tar.xz" > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r got pid < "$WORK/notify"
+	[ "$got" = filled ]
+	# A waiter that finds the entry not ready and waits for the preparer.
+	ZEOLITE_TEST_PAUSE_AT=waiting ZEOLITE_TEST_NOTIFY="$WORK/wnotify" ZEOLITE_TEST_RESUME="$WORK/wresume" \
+		"${Z[@]}" --lock-timeout 5 --json prepare "$SNAPDIR/guru.tar.xz" > "$WORK/waiter.json" 2> "$WORK/waiter.err" &
+	waiter=$!
+	echo $waiter >> "$WORK/pids"
+	read -r got _ < "$WORK/wnotify"
+	[ "$got" = waiting ]
+	echo go > "$WORK/wresume"
+	echo go > "$WORK/resume"
+	read -r got _ < "$WORK/notify"
+	[ "$got" = renamed ]   # published; the preparer is stuck before its fsync
+	rc=0; wait $waiter || rc=$?
+	cat "$WORK/waiter.err"
+	[ "$rc" -eq 0 ]
+	[ "$(json_field action < "$WORK/waiter.json")" = waited ]
+	[ "$(tree_digest "$(json_field path < "$WORK/waiter.json")")" = "$(ref_digest)" ]
+	run --separate-stderr "${Z[@]}" --lock-timeout 0 --json prepare "$SNAPDIR/guru.tar.xz"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = reused ]
+	kill -9 "$pid"
+}
 
 @test "exit at each step (ZEOLITE_TEST_EXIT_AT) leaves nothing trusted" {
 	for point in staging unpack-half filled synced; do
@@ -103,5 +136,84 @@ crash_at() {
 			[ "$(tree_digest "$(cat "$WORK/victim.out")")" = "$(cat "$SNAPDIR/realref.digest")" ]
 		fi
 		rm -rf "$STORE"
+	done
+}
+
+# The image kind (cache/images/) shares the protocol: the same at each step.
+@test "prepare --image killed at each step: the next one recovers or reuses, and serves a whole image" {
+	command -v tar2sqfs > /dev/null || skip "no tar2sqfs"
+	ref=$("$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/refstore" prepare --image "$SNAPDIR/guru.tar.xz")
+	want=$(sha256sum < "$ref")
+	for step in locked:no cleaned:no staging:yes unpack-half:yes filled:yes synced:yes renamed:reused \
+		    dir-synced:reused published:reused; do
+		point=${step%%:*} expect=${step#*:}
+		rm -f "$WORK/notify"; mkfifo "$WORK/notify"
+		ZEOLITE_TEST_PAUSE_AT=$point ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+			"${Z[@]}" prepare --image "$SNAPDIR/guru.tar.xz" > /dev/null 2>&1 &
+		bg=$!
+		echo $bg >> "$WORK/pids"
+		read -r got pid < "$WORK/notify"
+		[ "$got" = "$point" ]
+		kill -9 "$pid"
+		wait "$bg" || true
+		run --separate-stderr "${Z[@]}" --json prepare --image "$SNAPDIR/guru.tar.xz"
+		[ "$status" -eq 0 ] || { echo "$point: $status $stderr"; false; }
+		case $expect in
+		reused) [ "$(json_field action <<< "$output")" = reused ] ;;
+		yes) [[ "$stderr" == *"did not finish; starting over"* ]] || { echo "$point: $stderr"; false; } ;;
+		no) [ "$(json_field action <<< "$output")" = unpacked ]; [[ "$stderr" != *"did not finish"* ]] ;;
+		esac
+		[ "$(sha256sum < "$(json_field path <<< "$output")")" = "$want" ] || { echo "$point: another image"; false; }
+		[ -z "$(ls -A "$STORE/cache/images" | grep '^\.tmp\.' || true)" ]
+		rm -rf "$STORE"
+	done
+}
+
+@test "prepare --image: a waiter gives up after lock_timeout naming the converter; a malformed image entry is replaced" {
+	command -v tar2sqfs > /dev/null || skip "no tar2sqfs"
+	rm -f "$WORK/notify"; mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=filled ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+		"${Z[@]}" prepare --image "$SNAPDIR/guru.tar.xz" > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ pid < "$WORK/notify"
+	run --separate-stderr "${Z[@]}" --lock-timeout 1 prepare --image "$SNAPDIR/guru.tar.xz"
+	[ "$status" -eq 75 ]
+	[[ "$stderr" == *"image of cache entry 'guru.tar.xz' ("*") is held by pid $pid on "*"gave up after 1 s (lock_timeout)" ]] || { echo "$stderr"; false; }
+	kill -9 "$pid"
+	run --separate-stderr "${Z[@]}" --json prepare --image "$SNAPDIR/guru.tar.xz"
+	[ "$status" -eq 0 ]
+	img=$(json_field path <<< "$output")
+	entry=$(dirname "$(dirname "$img")")
+	want=$(sha256sum < "$img")
+	rm "$img"   # a tree without its image
+	run --separate-stderr "${Z[@]}" --json prepare --image "$SNAPDIR/guru.tar.xz"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = unpacked ]
+	[[ "$stderr" == *"cache entry $entry was malformed (no image file)"* ]] || { echo "$stderr"; false; }
+	[ "$(sha256sum < "$img")" = "$want" ]
+}
+
+@test "prepare --image of hostile tarballs: exit 65, nothing published" {
+	command -v tar2sqfs > /dev/null || skip "no tar2sqfs"
+	python3 - "$WORK" <<'PY'
+import io, sys, tarfile
+def add(t, name, kind=tarfile.REGTYPE, data=b"x", link=""):
+    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.mode = 0o644
+    i.size = len(data) if kind == tarfile.REGTYPE else 0
+    t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+for name, entries in {
+    "dotdot": [("a/../../x",)],
+    "absolute": [("/etc/x",)],
+    "hardlink-out": [("h", tarfile.LNKTYPE, b"", "../../etc/passwd")],
+}.items():
+    with tarfile.open(sys.argv[1] + "/" + name + ".tar", "w", format=tarfile.GNU_FORMAT) as t:
+        add(t, "ok"); [add(t, *e) for e in entries]
+PY
+	for f in dotdot absolute hardlink-out; do
+		run --separate-stderr "${Z[@]}" prepare --image "$WORK/$f.tar"
+		echo "$f: $status $stderr"
+		[ "$status" -eq 65 ]
+		[[ "$stderr" == *"$f.tar"* ]]
+		[ -z "$(ls -A "$STORE/cache/images" | grep -v -e '\.lock$' -e '^\.fingerprints$' -e '^\.trash$' || true)" ]
 	done
 }

@@ -230,3 +230,129 @@ rewrite_at() {
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ]
 	[[ "$output" == *"not a regular file"* ]]
 }
+
+# Issue 12: what is at cache/snapshots/<id> and is not a whole entry is
+# leftovers: said, replaced; gc removes it too.
+@test "an empty directory, a stray file or symlink, or a bad stamp at <id> is replaced, not served" {
+	make_snapshot "$WORK/gentoo-m.tar.gz" 20
+	mkdir "$WORK/ref" && tar -C "$WORK/ref" -xf "$WORK/gentoo-m.tar.gz"
+	want=$(tree_digest "$WORK/ref")
+	run --separate-stderr "${Z[@]}" --json prepare "$WORK/gentoo-m.tar.gz"
+	[ "$status" -eq 0 ]
+	id=$(json_field id <<< "$output")
+	entry="$STORE/cache/snapshots/$id"
+	mkdir "$WORK/elsewhere"
+	for how in emptydir file symlink badstamp nostamp notree; do
+		rm -rf "$entry"
+		case $how in
+		emptydir) mkdir "$entry" ;;
+		file) echo stray > "$entry" ;;
+		symlink) ln -s "$WORK/elsewhere" "$entry" ;;
+		badstamp) mkdir -p "$entry/tree"; echo "format=1" > "$entry/stamp" ;;
+		nostamp) mkdir -p "$entry/tree" ;;
+		notree) mkdir "$entry"; printf 'format=1\nid=%s\nkind=snapshots\n' "$id" > "$entry/stamp" ;;
+		esac
+		run "${Z[@]}" status
+		[[ "$output" == *"$id  malformed: "* ]] || { echo "$how: $output"; false; }
+		run --separate-stderr timeout 60 "${Z[@]}" --json prepare "$WORK/gentoo-m.tar.gz"
+		[ "$status" -eq 0 ] || { echo "$how: $status $stderr"; false; }
+		[ "$(json_field action <<< "$output")" = unpacked ] || { echo "$how: $output"; false; }
+		[[ "$stderr" == *"cache entry $entry was malformed ("*"): removed as leftovers"* ]] || { echo "$how: $stderr"; false; }
+		[ "$(tree_digest "$(json_field path <<< "$output")")" = "$want" ]
+		[ -d "$entry" ] && [ ! -L "$entry" ]
+	done
+	[ -d "$WORK/elsewhere" ]   # a symlink's target is not touched
+	# gc removes one too, and says so.
+	rm -rf "$entry"; mkdir "$entry"
+	run "${Z[@]}" gc
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"snapshots/$id: removed: malformed entry (no stamp)"* ]]
+	[ ! -e "$entry" ]
+}
+
+@test "lock_timeout bounds the wait for another process hashing the same file, which is named" {
+	make_snapshot "$WORK/gentoo-hh.tar.xz" 10
+	rm -f "$WORK/notify"; mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=hashing ZEOLITE_TEST_NOTIFY="$WORK/notify" \
+		"${Z[@]}" prepare "$WORK/gentoo-hh.tar.xz" > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ hasher < "$WORK/notify"
+	t0=$(date +%s%N)
+	run --separate-stderr "${Z[@]}" --lock-timeout 0 prepare "$WORK/gentoo-hh.tar.xz"
+	[ "$status" -eq 75 ]
+	[ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 2000 ]
+	[[ "$stderr" == "zeolite: prepare: the digest of 'gentoo-hh.tar.xz' is being computed by pid $hasher on "*"not waiting (lock_timeout 0)" ]] || { echo "$stderr"; false; }
+	t0=$(date +%s%N)
+	run --separate-stderr "${Z[@]}" --lock-timeout 1 prepare "$WORK/gentoo-hh.tar.xz"
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$status" -eq 75 ]
+	[ "$ms" -ge 1000 ] && [ "$ms" -lt 4000 ]
+	[[ "$stderr" == *"is being computed by pid $hasher on "*"gave up waiting (lock_timeout)" ]]
+	# A hasher that dies frees the lock at once.
+	kill -9 "$hasher"
+	run --separate-stderr "${Z[@]}" --lock-timeout 0 prepare "$WORK/gentoo-hh.tar.xz"
+	[ "$status" -eq 0 ]
+}
+
+@test "a waiter names zeolite gc while gc removes the entry" {
+	make_snapshot "$WORK/gentoo-g1.tar.gz" 10
+	"${Z[@]}" prepare "$WORK/gentoo-g1.tar.gz" > /dev/null
+	rm -f "$WORK/notify"; mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=gc-removing ZEOLITE_TEST_NOTIFY="$WORK/notify" "${Z[@]}" gc --keep 0 > /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ gc < "$WORK/notify"
+	run --separate-stderr "${Z[@]}" --lock-timeout 0 prepare "$WORK/gentoo-g1.tar.gz"
+	[ "$status" -eq 75 ]
+	[[ "$stderr" == *"is held by pid $gc on "*" gc "*"zeolite gc removing it"*"not waiting (lock_timeout 0)" ]] || { echo "$stderr"; false; }
+	kill -9 "$gc"
+}
+
+@test "a published entry whose directory fsync fails: exit 0 and a warning naming the directory" {
+	command -v strace > /dev/null || skip "no strace"
+	make_snapshot "$WORK/gentoo-fs.tar.gz" 10
+	# The last fsync of a cold prepare is the cache directory's.
+	n=$(strace -f -qq -e trace=fsync -o "$WORK/trace" "${Z[@]}" prepare "$WORK/gentoo-fs.tar.gz" > /dev/null && grep -c 'fsync(' "$WORK/trace")
+	rm -rf "$STORE"
+	run --separate-stderr strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:error=EIO:when=$n \
+		"${Z[@]}" prepare "$WORK/gentoo-fs.tar.gz"
+	[ "$status" -eq 0 ] || { echo "$status $stderr"; false; }
+	[ -f "$output/profiles/repo_name" ]
+	[[ "$stderr" == *"published, but fsync of the directory $STORE/cache/snapshots failed: Input/output error"* ]] || { echo "$stderr"; false; }
+	run --separate-stderr "${Z[@]}" --json prepare "$WORK/gentoo-fs.tar.gz"
+	[ "$(json_field action <<< "$output")" = reused ]
+}
+
+@test "bad archives exit 65 with one short line: a name too long, a non-empty directory replaced" {
+	python3 - "$WORK" <<'PY'
+import io, sys, tarfile
+def add(t, name, kind=tarfile.REGTYPE, data=b"x"):
+    i = tarfile.TarInfo(name); i.type = kind; i.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+    i.size = 0 if kind == tarfile.DIRTYPE else len(data)
+    t.addfile(i, None if kind == tarfile.DIRTYPE else io.BytesIO(data))
+with tarfile.open(sys.argv[1] + "/long.tar", "w", format=tarfile.GNU_FORMAT) as t:
+    add(t, "profiles", tarfile.DIRTYPE); add(t, "profiles/" + "n" * 10000)
+with tarfile.open(sys.argv[1] + "/replace.tar", "w", format=tarfile.GNU_FORMAT) as t:
+    add(t, "d", tarfile.DIRTYPE); add(t, "d/x"); add(t, "d")
+PY
+	for f in long.tar replace.tar; do
+		run --separate-stderr "${Z[@]}" prepare "$WORK/$f"
+		echo "$f: $status: $stderr"
+		[ "$status" -eq 65 ]
+		[ "${#stderr_lines[@]}" -eq 1 ] && [ "${#stderr}" -lt 600 ]
+		[[ "$stderr" == "zeolite: prepare: snapshot '$f': "* ]]
+		[ -z "$(ls -A "$STORE/cache/snapshots" | grep -v -e '\.lock$' -e '^\.fingerprints$' || true)" ]
+	done
+}
+
+@test "a symlink in snapshots/ is followed; a FIFO there is refused at once" {
+	make_snapshot "$WORK/gentoo-real.tar.gz" 10
+	"${Z[@]}" status > /dev/null
+	ln -s "$WORK/gentoo-real.tar.gz" "$STORE/snapshots/gentoo-ln.tar.gz"
+	run --separate-stderr "${Z[@]}" prepare gentoo-ln
+	[ "$status" -eq 0 ] || { echo "$stderr"; false; }
+	[ -f "$output/profiles/repo_name" ]
+	mkfifo "$STORE/snapshots/gentoo-fifo.tar.gz"
+	run --separate-stderr timeout 30 "${Z[@]}" prepare gentoo-fifo
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"gentoo-fifo.tar.gz': not a regular file" ]]
+}

@@ -443,6 +443,116 @@ static void test_source_id(void **state)
 	close(fd);
 }
 
+/* Plant a malformed entry of kind HOW at cache/snapshots/ID. */
+static void plant(const char *id, int how)
+{
+	char p[256], q[300];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/store/cache/snapshots/%s", dir, id);
+	switch (how) {
+	case 0: /* an empty directory: an interrupted rm -rf */
+		assert_int_equal(mkdir(p, 0755), 0);
+		break;
+	case 1: /* a stray file */
+		fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+		break;
+	case 2: /* a symlink (to a directory that looks like an entry) */
+		snprintf(q, sizeof(q), "%s/elsewhere", dir);
+		assert_int_equal(mkdir(q, 0755), 0);
+		assert_int_equal(symlink(q, p), 0);
+		break;
+	case 3: /* a stamp naming another id */
+	case 4: /* a good stamp, but no tree */
+		assert_int_equal(mkdir(p, 0755), 0);
+		snprintf(q, sizeof(q), "%s/stamp", p);
+		fd = open(q, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		snprintf(q, sizeof(q), "format=1\nid=%s\nkind=snapshots\n", how == 3 ? ID_B : id);
+		assert_int_equal(write_all(fd, q, strlen(q)), 0);
+		close(fd);
+		if (how == 3) {
+			snprintf(q, sizeof(q), "%s/tree", p);
+			assert_int_equal(mkdir(q, 0755), 0);
+		}
+		break;
+	case 5: /* a FIFO as the stamp: must not block */
+		assert_int_equal(mkdir(p, 0755), 0);
+		snprintf(q, sizeof(q), "%s/stamp", p);
+		assert_int_equal(mkfifo(q, 0644), 0);
+		break;
+	}
+}
+
+/* Issue 12: whatever is at <id> that zeolite did not publish whole is
+ * leftovers: said, removed, and the entry prepared again. */
+static void test_malformed_entry_replaced(void **state)
+{
+	(void) state;
+	for (int how = 0; how <= 5; how++) {
+		Fill f = { .files = 3, .block_fd = -1, .count_fd = -1 };
+		CacheRequest req = request(ID_A, &f, 1000);
+		CacheLease l = CACHE_LEASE_INIT;
+		char *err = NULL, p[256];
+		struct stat s;
+
+		snprintf(p, sizeof(p), "rm -rf '%s/store/cache/snapshots/%s' '%s/elsewhere'", dir, ID_A, dir);
+		assert_int_equal(system(p), 0);
+		plant(ID_A, how);
+		assert_int_equal(cache_acquire(&st, &req, &l, &err), 0);
+		assert_null(err);
+		assert_int_equal(l.action, CACHE_UNPACKED);
+		assert_non_null(l.recovered);
+		assert_non_null(strstr(l.recovered, "malformed"));
+		assert_tree_complete(l.path, 3);
+		snprintf(p, sizeof(p), "%s/store/cache/snapshots/%s", dir, ID_A);
+		assert_int_equal(lstat(p, &s), 0);
+		assert_true(S_ISDIR(s.st_mode));
+		cache_release(&l);
+		/* Now whole: reused, nothing said. */
+		assert_int_equal(cache_acquire(&st, &req, &l, &err), 0);
+		assert_int_equal(l.action, CACHE_REUSED);
+		assert_null(l.recovered);
+		cache_release(&l);
+	}
+}
+
+static void test_gc_removes_malformed(void **state)
+{
+	Fill f = { .files = 2, .block_fd = -1, .count_fd = -1 };
+	CacheRequest ra = request(ID_A, &f, 1000);
+	CacheLease l = CACHE_LEASE_INIT;
+	CacheGcOptions o = { .keep = 5, .dry_run = true };
+	Removed rem = { 0 };
+	char *err = NULL;
+
+	(void) state;
+	assert_int_equal(cache_acquire(&st, &ra, &l, &err), 0);
+	cache_release(&l);
+	plant(ID_B, 0);
+	assert_int_equal(cache_gc(&st, &o, on_gc, &rem), 0);
+	assert_int_equal(rem.n, 1);
+	assert_non_null(strstr(rem.what[0], ID_B));
+	assert_non_null(strstr(rem.what[0], "would remove: malformed entry (no stamp)"));
+	assert_int_equal(count_entries(ID_B "$"), 1);
+	o.dry_run = false;
+	rem.n = 0;
+	assert_int_equal(cache_gc(&st, &o, on_gc, &rem), 0);
+	assert_int_equal(rem.n, 1);
+	assert_non_null(strstr(rem.what[0], "removed: malformed entry (no stamp)"));
+	assert_int_equal(count_entries(ID_B "$"), 0);
+	assert_int_equal(count_entries(ID_A "$"), 1); /* the whole one is kept (keep 5) */
+	/* A stray file too. */
+	plant(ID_B, 1);
+	rem.n = 0;
+	assert_int_equal(cache_gc(&st, &o, on_gc, &rem), 0);
+	assert_int_equal(rem.n, 1);
+	assert_non_null(strstr(rem.what[0], "removed: malformed entry (not a directory)"));
+	assert_int_equal(count_entries(ID_B "$"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -454,6 +564,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_respects_leases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_newest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_entry_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_removes_malformed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
