@@ -169,8 +169,11 @@ bool config_has_option(const Config *c, const char *option)
 ConfigOrigin config_origin(const Config *c, const char *key)
 {
 	int i = find_key(key, strlen(key));
+	ConfigOrigin none = { 0 };
 
-	return i < 0 || !c->origins ? (ConfigOrigin) { 0 } : c->origins[i];
+	if (i < 0 || !c->origins)
+		return none;
+	return c->origins[i];
 }
 
 /* ---- loading --------------------------------------------------------- */

@@ -469,7 +469,7 @@ static char **plan_env(const Plan *b)
 		SETTING("envscript", b->cfg->envscript);
 	if (b->cfg->binhost && *b->cfg->binhost)
 		SETTING("binhost", b->cfg->binhost);
-	if (b->cfg->var_tmpfs_portage) {
+	if (b->cfg->var_tmpfs_portage || config_origin(b->cfg, "var_tmpfs_portage").file) {
 		_cleanup_free_ char *v = xasprintf("%ld", b->cfg->var_tmpfs_portage_size);
 		SETTING("var_tmpfs_portage", v);
 	}
@@ -922,7 +922,8 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	add_mount(b, b->distdir, b->target_distdir, "bind", false);
 	if (b->pkgcache)
 		add_mount(b, b->pkgcache_path, b->target_pkgdir, "bind", false);
-	if (cfg->var_tmpfs_portage && cfg->var_tmpfs_portage_size > 0) {
+	/* var_tmpfs_portage: any value set (0 too: an unlimited tmpfs). */
+	if (cfg->var_tmpfs_portage || config_origin(cfg, "var_tmpfs_portage").file) {
 		_cleanup_free_ char *o = xasprintf("size=%ldG", cfg->var_tmpfs_portage_size);
 		add_mount(b, o, "/var/tmp/portage", "tmpfs", false);
 	}
