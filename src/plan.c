@@ -6,6 +6,7 @@
 #include "archive-ops.h"
 #include "main.h"
 #include "make-conf.h"
+#include "image-mount.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "build-config.h"
@@ -689,6 +691,74 @@ static char *repo_name_of_dir(const char *path)
 	return first_line(fd, "profiles/repo_name");
 }
 
+/* The name of the repository in squashfs image PATH, as catalyst's
+ * get_repo_name_from_squash: the image is mounted read-only, in a child's
+ * own mount namespace, on a temporary directory; nothing outlives the
+ * child.  NULL with *RET_ERR when it cannot be read. */
+static char *repo_name_of_image(const char *path, char **ret_err)
+{
+	int p[2];
+	pid_t pid;
+	Buf out = { 0 };
+	int status;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		*ret_err = xasprintf("pipe: %m");
+		return NULL;
+	}
+	pid = fork();
+	if (pid < 0) {
+		*ret_err = xasprintf("fork: %m");
+		close(p[0]);
+		close(p[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		char tmp[] = "/tmp/zeolite-repo-XXXXXX";
+		char *e = NULL, *name = NULL, *root;
+		close(p[0]);
+		if (mount_ns_private(&e) < 0 || !mkdtemp(tmp)) {
+			dprintf(p[1], "!%s", e ? e : strerror(errno));
+			_exit(1);
+		}
+		if (image_mount(path, tmp, true, &e) < 0) {
+			dprintf(p[1], "!%s", e);
+			(void) rmdir(tmp);
+			_exit(1);
+		}
+		root = image_repo_root(tmp);
+		name = repo_name_of_dir(root);
+		if (name)
+			dprintf(p[1], "%s", name);
+		image_umount(tmp);
+		(void) rmdir(tmp);
+		_exit(0);
+	}
+	close(p[1]);
+	for (;;) {
+		char buf[256];
+		ssize_t n = read(p[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_put(&out, buf, (size_t) n);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (out.len && out.data[0] == '!') {
+		*ret_err = xstrdup(out.data + 1);
+		buf_done(&out);
+		return NULL;
+	}
+	if (!out.len) {
+		buf_done(&out);
+		return NULL;
+	}
+	return buf_steal(&out);
+}
+
 static bool repo_name_ok(const char *n)
 {
 	if (!*n || n[0] == '-' || n[0] == '.')
@@ -700,7 +770,7 @@ static bool repo_name_ok(const char *n)
 	return true;
 }
 
-static void add_repo(Plan *b, const char *source, const char *name, bool main)
+static void add_repo(Plan *b, const char *source, const char *name, bool main, bool image)
 {
 	PlanRepo *r;
 
@@ -711,6 +781,7 @@ static void add_repo(Plan *b, const char *source, const char *name, bool main)
 		.name = xstrdup(name),
 		.location = xasprintf("%s/%s", strcmp(b->cfg->repo_basedir, "/") == 0 ? "" : b->cfg->repo_basedir, name),
 		.main = main,
+		.image = image,
 	};
 	/* process_repos: no entry for the main repository at portage's
 	 * default location (/var/db/repos/gentoo); the main repository
@@ -729,23 +800,33 @@ static int plan_repos(Plan *b, char **ret_err)
 {
 	const SpecEntry *e = spec_get(b->spec, "repos"), *k = spec_get(b->spec, "keep_repos");
 
-	add_repo(b, b->snapshot_path, b->repo_name, true);
+	add_repo(b, b->snapshot_path, b->repo_name, true, b->snapshot_is_image);
 	for (char **w = e ? e->words : NULL; w && *w; w++) {
 		struct stat st;
 		_cleanup_free_ char *name = NULL;
 
 		if ((*w)[0] != '/' || stat(*w, &st) < 0) {
-			*ret_err = xasprintf("%s:%u: repos: '%s' is not an absolute path to a directory", b->spec_path,
-					     e->line, *w);
-			return -EINVAL;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			*ret_err = xasprintf("%s:%u: repos: '%s' is not a directory (zeolite does not mount .sqfs "
-					     "repositories yet; unpack it into a directory)",
+			*ret_err = xasprintf("%s:%u: repos: '%s' is not an absolute path to a directory or .sqfs",
 					     b->spec_path, e->line, *w);
 			return -EINVAL;
 		}
-		name = repo_name_of_dir(*w);
+		size_t l = strlen(*w);
+		bool image = S_ISREG(st.st_mode) && l > 5 && strcmp(*w + l - 5, ".sqfs") == 0;
+		if (!S_ISDIR(st.st_mode) && !image) {
+			*ret_err = xasprintf("%s:%u: repos: '%s' is neither a directory nor a .sqfs file", b->spec_path,
+					     e->line, *w);
+			return -EINVAL;
+		}
+		if (image) {
+			_cleanup_free_ char *why = NULL;
+			name = repo_name_of_image(*w, &why);
+			if (why) {
+				*ret_err = xasprintf("%s:%u: repos: cannot read the name of repository %s: %s",
+						     b->spec_path, e->line, *w, why);
+				return -EINVAL;
+			}
+		} else
+			name = repo_name_of_dir(*w);
 		if (!name || !repo_name_ok(name)) {
 			*ret_err = xasprintf("%s:%u: repos: missing name in repository %s (no profiles/repo_name or "
 					     "metadata/layout.conf repo-name)",
@@ -759,7 +840,7 @@ static int plan_repos(Plan *b, char **ret_err)
 						     b->spec_path, e->line, *w, name, b->repos[i].source);
 				return -EINVAL;
 			}
-		add_repo(b, *w, name, false);
+		add_repo(b, *w, name, false, image);
 	}
 	for (char **w = k ? k->words : NULL; w && *w; w++) {
 		bool found = false;
@@ -917,7 +998,7 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	add_mount(b, b->seed_target, "/", "overlay-lower", true);
 	add_mount(b, b->snapshot_path, b->repo_dir, b->snapshot_is_image ? "squashfs" : "bind", true);
 	for (size_t i = 1; i < b->n_repos; i++)
-		add_mount(b, b->repos[i].source, b->repos[i].location, "bind", true);
+		add_mount(b, b->repos[i].source, b->repos[i].location, b->repos[i].image ? "squashfs" : "bind", true);
 	add_mount(b, b->targets_dir, PLAN_TARGETS_DIR, "bind", true);
 	add_mount(b, b->distdir, b->target_distdir, "bind", false);
 	if (b->pkgcache)

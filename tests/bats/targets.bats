@@ -694,11 +694,21 @@ catalyst_env() {
 	echo extra > "$WORK/extra/profiles/repo_name"
 	printf 'masters = gentoo\nrepo-name = extra\n' > "$WORK/extra/metadata/layout.conf"
 	echo kept > "$WORK/kept/profiles/repo_name"
-	printf '#!/bin/sh\ncat /etc/portage/repos.conf/extra.conf > /root/saw-extra-conf\nls /var/db/repos/extra/profiles > /root/saw-extra\ntouch /var/db/repos/extra/x 2> /root/extra-write.err || true\n' > "$WORK/fs.sh"
+	# a .sqfs repository too, named inside it
+	mkdir -p "$WORK/sq/profiles" "$WORK/sq/app-misc/sqpkg"
+	echo sqrepo > "$WORK/sq/profiles/repo_name"
+	echo 'EAPI=8' > "$WORK/sq/app-misc/sqpkg/sqpkg-1.ebuild"
+	mksquashfs "$WORK/sq" "$WORK/sq.sqfs" -quiet -no-progress > /dev/null
+	printf '#!/bin/sh\ncat /etc/portage/repos.conf/extra.conf > /root/saw-extra-conf\nls /var/db/repos/extra/profiles > /root/saw-extra\ntouch /var/db/repos/extra/x 2> /root/extra-write.err || true\nls /var/db/repos/sqrepo/app-misc/sqpkg > /root/saw-sq\ncat /etc/portage/repos.conf/sqrepo.conf > /root/saw-sq-conf\n' > "$WORK/fs.sh"
 	sed -e 's/^version_stamp: .*/version_stamp: repos/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/fs.sh|" \
 		"$FIX/stage4.spec" > "$WORK/s4.spec"
-	printf 'repos: %s %s\nkeep_repos: kept\n' "$WORK/extra" "$WORK/kept" >> "$WORK/s4.spec"
+	printf 'repos: %s %s %s\nkeep_repos: kept\n' "$WORK/extra" "$WORK/kept" "$WORK/sq.sqfs" >> "$WORK/s4.spec"
 	zbuild "$WORK/s4.spec"
+	tar -xOf "$tarball" ./root/saw-sq | grep -qx sqpkg-1.ebuild
+	tar -xOf "$tarball" ./root/saw-sq-conf | grep -qx 'location = /var/db/repos/sqrepo'
+	! grep -q ' \./var/db/repos/sqrepo/\?$\| \./etc/portage/repos\.conf/sqrepo\.conf$' "$WORK/list"
+	# the image is unmounted again, its mount point gone
+	! grep -q "$FIX/store/tmp/" /proc/self/mountinfo
 	tar -xOf "$tarball" ./root/saw-extra-conf > "$WORK/extra.conf"
 	[ "$(cat "$WORK/extra.conf")" = "$(printf '[extra]\nlocation = /var/db/repos/extra')" ]
 	tar -xOf "$tarball" ./root/saw-extra | grep -qx repo_name
