@@ -1078,7 +1078,10 @@ void plan_print_text(const Plan *b, FILE *f)
 		fprintf(f, "  seed        %s\n", b->seed_path);
 	fprintf(f, "  snapshot    %s (%s)\n", b->snapshot_path,
 	       b->snapshot_is_image ? "loop-mounted read-only" : "unpacked through the cache, bind-mounted read-only");
-	fprintf(f, "  repository  /var/db/repos/%s\n", b->repo_name);
+	fprintf(f, "  repository  %s\n", b->repo_dir);
+	for (size_t i = 1; i < b->n_repos; i++)
+		fprintf(f, "  repository  %s (%s%s, read-only%s)\n", b->repos[i].location, b->repos[i].source,
+			b->repos[i].image ? ", loop-mounted" : "", b->repos[i].keep ? "; keep_repos" : "");
 	fprintf(f, "  confdir     %s\n", confdir ? confdir : "-");
 	{
 		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
@@ -1091,7 +1094,10 @@ void plan_print_text(const Plan *b, FILE *f)
 	fprintf(f, "  output      %s/%s (+ .CONTENTS.gz; .DIGESTS and .sha256 with digests)\n", b->out_dir,
 		b->out_name);
 	fprintf(f, "  lock        %s (lock_timeout %lu s)\n", b->lock, b->timeout);
-	fprintf(f, "  packages    %s\n", b->pkgcache_path);
+	if (b->pkgcache)
+		fprintf(f, "  packages    %s (at %s)\n", b->pkgcache_path, b->target_pkgdir);
+	else
+		fprintf(f, "  packages    - (no pkgcache option)\n");
 }
 
 
