@@ -70,9 +70,9 @@ static int write_file_at(int dir_fd, const char *name, const char *text, mode_t 
 	return write_all(fd, text, strlen(text));
 }
 
-/* Files zeolite puts into the build root: they go into the overlay's
- * upper layer before the sandbox starts. */
-/* cp ARGS... with a message naming WHAT on failure. */
+/* cp SRC DST (-a: as it is, else following symlinks) into the upper
+ * layer, which holds only what zeolite put there yet; a message naming
+ * WHAT on failure. */
 static int copy_in(const char *what, const char *src, const char *dst, bool archive, char **ret_err)
 {
 	_cleanup_free_ char *dir = xstrdup(dst);
