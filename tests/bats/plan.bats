@@ -256,3 +256,23 @@ PY
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"can't find $WORK/ccache"* ]]
 }
+
+@test "target_distdir and target_pkgdir: where distdir and the package cache are mounted, in make.conf" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	printf 'options = ["pkgcache"]\ntarget_distdir = "/var/tmp/distfiles"\ntarget_pkgdir = "/var/tmp/binpkgs"\n' > "$WORK/o.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$STORE" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1]); store = sys.argv[2]
+m = {x["target"]: x for x in p["mounts"]}
+assert m["/var/tmp/distfiles"]["kind"] == "bind" and not m["/var/tmp/distfiles"]["read_only"], m
+assert m["/var/tmp/binpkgs"]["source"] == store + "/packages/rel/stage3-amd64", m
+assert "/var/cache/distfiles" not in m and "/var/cache/binpkgs" not in m, m
+for t in ("make_conf_build", "make_conf_shipped"):
+    assert 'DISTDIR="/var/tmp/distfiles"\n' in p[t] and 'PKGDIR="/var/tmp/binpkgs"\n' in p[t], p[t]
+e = p["environment"]
+assert e["clst_target_distdir"] == "/var/tmp/distfiles" and e["clst_target_pkgdir"] == "/var/tmp/binpkgs", e
+PY
+}
