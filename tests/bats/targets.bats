@@ -774,3 +774,28 @@ catalyst_env() {
 	! grep -q ' \./etc/resolv\.conf' "$WORK/list"
 	! grep -q "qemu-fake-static" "$WORK/list"
 }
+
+@test "zeolite build stage3 from a seed with a make.conf: its flags and CHOST survive, as catalyst's" {
+	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
+	local b="$FIX/store/builds/23.0-default"
+	mkdir "$WORK/seed"
+	tar -C "$WORK/seed" -xpf "$b/stage3-amd64-openrc-latest.tar.xz"
+	mkdir -p "$WORK/seed/etc/portage"
+	printf 'COMMON_FLAGS="-O3 -march=znver3 -pipe"\nCFLAGS="${COMMON_FLAGS}"\nCHOST="x86_64-zeo-linux-gnu"\nMAKEOPTS="-j64"\nUSE="seedflag"\n' \
+		> "$WORK/seed/etc/portage/make.conf"
+	tar -C "$WORK/seed" -cJf "$b/seed-with-makeconf.tar.xz" .
+	sed -e 's/^version_stamp: .*/version_stamp: makeconf/' \
+		-e 's|^source_subpath: .*|source_subpath: 23.0-default/seed-with-makeconf|' "$FIX/stage3.spec" > "$WORK/s3.spec"
+	zbuild "$WORK/s3.spec"
+	rm -f "$b/seed-with-makeconf.tar.xz"
+	tar -xOf "$tarball" ./etc/portage/make.conf > "$WORK/make.conf"
+	cat "$WORK/make.conf"
+	grep -qx 'COMMON_FLAGS="-O3 -march=znver3 -pipe"' "$WORK/make.conf"
+	grep -qx 'CFLAGS="${COMMON_FLAGS}"' "$WORK/make.conf"
+	grep -qx 'CHOST="x86_64-zeo-linux-gnu"' "$WORK/make.conf"
+	# catalyst writes its own make.conf: the seed's MAKEOPTS and USE go
+	! grep -q 'MAKEOPTS\|seedflag' "$WORK/make.conf"
+	# and the scripts saw the seed's CHOST
+	catalyst_env ' @system$'
+	grep -qx 'clst_CHOST=x86_64-zeo-linux-gnu' "$WORK/env"
+}
