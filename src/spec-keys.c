@@ -6,7 +6,11 @@
  * valid values in catalyst/base/stagebase.py, the per-target additions in
  * catalyst/targets/stage1.py .. stage4.py, and the boot/kernel/<name>/...
  * family added by StageBase.set_valid_build_kernel_vars().  zeolite adds
- * lock_timeout and keeps accepting catalyst 3's snapshot key.
+ * lock_timeout and keeps accepting catalyst 3's snapshot key.  A key with a
+ * "refused" reason is one catalyst knows and zeolite does not honour:
+ * spec_validate() reports it as an error, never ignores it.  The options
+ * of catalyst.conf are here too (plan_check_options() checks them), and
+ * the edit-distance hints for unknown keys and options.
  */
 #include "spec.h"
 
