@@ -292,9 +292,53 @@ static int remove_in(int up, const char *path)
 	return rm_rf_at(fd, name);
 }
 
+/* Directory DIR (absolute) in UP, each missing component made as the
+ * seed's directory of that name is (mode, owner, times): what overlayfs's
+ * copy-up would have made.  An fd, or -errno. */
+static int copy_up_dir(int up, const char *seed_tree, const char *dir, int *ret_fd)
+{
+	_cleanup_free_ char *p = xstrdup(dir);
+	_cleanup_close_ int fd = fcntl(up, F_DUPFD_CLOEXEC, 3);
+	char *s = p + strspn(p, "/");
+
+	if (fd < 0)
+		return -errno;
+	while (*s) {
+		char *e = s + strcspn(s, "/");
+		char sep = *e;
+		int n;
+
+		*e = '\0'; /* P is now the path up to this component */
+		n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n < 0 && errno == ENOENT) {
+			_cleanup_free_ char *sp = xasprintf("%s%s", seed_tree, p);
+			struct stat st;
+			if (lstat(sp, &st) < 0 || !S_ISDIR(st.st_mode))
+				return -ENOENT;
+			if (mkdirat(fd, s, st.st_mode & 07777) < 0)
+				return -errno;
+			n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (n >= 0) {
+				struct timespec ts[2] = { st.st_atim, st.st_mtim };
+				(void) fchown(n, st.st_uid, st.st_gid);
+				(void) fchmod(n, st.st_mode & 07777);
+				(void) futimens(n, ts);
+			}
+		}
+		if (n < 0)
+			return -errno;
+		close(fd);
+		fd = n;
+		*e = sep;
+		s = e + strspn(e, "/");
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 /* An overlay whiteout at PATH in UP: the seed's file is gone from the
  * merged tree, as catalyst's clear_path removes it. */
-static int whiteout_in(int up, const char *path)
+static int whiteout_in(int up, const char *seed_tree, const char *path)
 {
 	const char *name;
 	_cleanup_free_ char *dir = split_path(path, &name);
@@ -302,7 +346,7 @@ static int whiteout_in(int up, const char *path)
 	int r = open_dir_in(up, dir, &fd);
 
 	if (r == -ENOENT)
-		return 0; /* no directory in upper: nothing of the build there; the seed's stays hidden by none */
+		r = copy_up_dir(up, seed_tree, dir, &fd);
 	if (r < 0)
 		return r;
 	(void) rm_rf_at(fd, name);
@@ -441,7 +485,7 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 	if (!stage4 || same_as_host(up, "/etc/resolv.conf", "/etc/resolv.conf")) {
 		r = remove_in(up, "/etc/resolv.conf");
 		if (r >= 0 && seed_has(seed_tree, "etc/resolv.conf"))
-			r = whiteout_in(up, "/etc/resolv.conf");
+			r = whiteout_in(up, seed_tree, "/etc/resolv.conf");
 		if (r < 0)
 			goto fail;
 	}
@@ -472,13 +516,13 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 			_cleanup_free_ char *f = xasprintf("/etc/portage/repos.conf/%s.conf", rp->name);
 			r = remove_in(up, f);
 			if (r >= 0 && seed_has(seed_tree, f + 1))
-				r = whiteout_in(up, f);
+				r = whiteout_in(up, seed_tree, f);
 			if (r < 0)
 				goto fail;
 		}
 		r = remove_in(up, rp->location);
 		if (r >= 0 && seed_has(seed_tree, rp->location + 1))
-			r = whiteout_in(up, rp->location);
+			r = whiteout_in(up, seed_tree, rp->location);
 		if (r >= 0)
 			r = prune_in(up, seed_tree, rp->location);
 		if (r < 0)

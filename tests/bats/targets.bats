@@ -799,3 +799,22 @@ catalyst_env() {
 	catalyst_env ' @system$'
 	grep -qx 'clst_CHOST=x86_64-zeo-linux-gnu' "$WORK/env"
 }
+
+@test "zeolite build from a seed that has the repository: it is gone from the stage, its parents as the seed's" {
+	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
+	local b="$FIX/store/builds/23.0-default"
+	mkdir "$WORK/seed"
+	tar -C "$WORK/seed" -xpf "$b/stage3-amd64-openrc-latest.tar.xz"
+	mkdir -p "$WORK/seed/var/db/repos/gentoo/profiles"
+	echo stale > "$WORK/seed/var/db/repos/gentoo/profiles/stale-file"
+	chown 250:250 "$WORK/seed/var/db/repos"
+	chmod 0750 "$WORK/seed/var/db/repos"
+	tar -C "$WORK/seed" -cJf "$b/seed-with-repo.tar.xz" .
+	sed -e 's/^version_stamp: .*/version_stamp: seedrepo/' \
+		-e 's|^source_subpath: .*|source_subpath: 23.0-default/seed-with-repo|' "$FIX/stage3.spec" > "$WORK/s3.spec"
+	zbuild "$WORK/s3.spec"
+	rm -f "$b/seed-with-repo.tar.xz"
+	# catalyst's clean removes the repository's location, whatever it held
+	! grep -q ' \./var/db/repos/gentoo' "$WORK/list"
+	tar --numeric-owner -tvf "$tarball" ./var/db/repos/ | grep -q '^drwxr-x--- 250/250 '
+}
