@@ -535,6 +535,10 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 	if ((r = prune_in(up, seed_tree, PLAN_TARGETS_DIR)) < 0 ||
 	    (b->ccache_dir && (r = prune_in(up, seed_tree, "/var/tmp/ccache")) < 0))
 		goto fail;
+	/* var_tmpfs_portage's mount point: in /var/tmp, a cleanable. */
+	for (size_t i = 0; i < b->n_mounts; i++)
+		if (strcmp(b->mounts[i].kind, "tmpfs") == 0 && (r = prune_in(up, seed_tree, b->mounts[i].target)) < 0)
+			goto fail;
 	{
 		const char *name;
 		_cleanup_free_ char *dir = split_path(PLAN_TARGETS_DIR, &name);

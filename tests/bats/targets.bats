@@ -818,3 +818,32 @@ catalyst_env() {
 	! grep -q ' \./var/db/repos/gentoo' "$WORK/list"
 	tar --numeric-owner -tvf "$tarball" ./var/db/repos/ | grep -q '^drwxr-x--- 250/250 '
 }
+
+@test "zeolite build with ccache, var_tmpfs_portage and port_logdir: mounted as catalyst's, none of their mount points ships" {
+	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
+	mkdir -p "$WORK/ccache" "$WORK/logs"
+	sed -e 's/^options = \[/options = ["ccache", /' "$FIX/zeolite.conf" > "$WORK/cc.conf"
+	printf 'var_tmpfs_portage = 1\nport_logdir = "%s/logs"\n' "$WORK" >> "$WORK/cc.conf"
+	printf '#!/bin/sh\necho cached > /var/tmp/ccache/marker\necho log > /var/log/portage/build.log\ngrep " /var/tmp/portage " /proc/self/mountinfo > /root/saw-tmpfs\n' > "$WORK/fs.sh"
+	sed -e 's/^version_stamp: .*/version_stamp: ccache/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/fs.sh|" \
+		"$FIX/stage4.spec" > "$WORK/s4.spec"
+	SL=$FIX/distfiles/standin-log
+	rm -rf "$SL" && mkdir -p "$SL"
+	CCACHE_DIR=$WORK/ccache run --separate-stderr "$ZEOLITE" -c "$WORK/cc.conf" build "$WORK/s4.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	tarball=$output
+	tar -tvf "$tarball" > "$WORK/list"
+	# the host's directories got the writes
+	[ "$(cat "$WORK/ccache/marker")" = cached ]
+	[ "$(cat "$WORK/logs/23.0-default/stage4-amd64-ccache/build.log")" = log ]
+	tar -xOf "$tarball" ./root/saw-tmpfs | grep -q ' - tmpfs '
+	! grep -q ' \./var/tmp/ccache\| \./var/tmp/portage\| \./var/log/portage/build\.log' "$WORK/list"
+	# ccache merged first, FEATURES and CCACHE_DIR as catalyst's
+	grep -q 'ROOT=/ .*emerge .*--oneshot --noreplace dev-util/ccache$' "$SL/emerge-standin.log"
+	LOG=$SL/emerge-standin.log
+	catalyst_env ' -u @system$'
+	grep -qx 'FEATURES=-news binpkg-multi-instance clean-logs parallel-install ccache' "$WORK/env"
+	grep -qx 'CCACHE_DIR=/var/tmp/ccache' "$WORK/env"
+	grep -qx 'PORTAGE_LOGDIR=/var/log/portage' "$WORK/env"
+}
