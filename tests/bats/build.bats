@@ -65,8 +65,7 @@ mounts_unchanged() {
 	tar -tvf "$tarball" > "$WORK/list"
 	grep -q ' ./usr/share/standin/sys-apps_baselayout$' "$WORK/list"
 	grep -q ' ./var/log/emerge-standin.log$' "$WORK/list"
-	# (owner names in the headers, as catalyst's tar writes them)
-	grep -q '^-rwsr-xr-x root/root .* ./usr/bin/suid-helper$' "$WORK/list"
+	tar --numeric-owner -tvf "$tarball" | grep -q '^-rwsr-xr-x 0/0 .* ./usr/bin/suid-helper$'
 	tar --numeric-owner -tvf "$tarball" | grep -q '^-rw-r--r-- 1234/5678 .* ./home/builder/file$'
 	grep -q 'emerge.*@system' <(tar -xOf "$tarball" ./var/log/emerge-standin.log)
 	# xattrs survive seed -> cache -> overlay -> tarball.
@@ -79,7 +78,8 @@ mounts_unchanged() {
 	[ -s "$WORK/sha512" ]
 	sha512sum -c "$WORK/sha512"
 	grep -q '^# BLAKE2B HASH' "$tarball.DIGESTS"
-	# CONTENTS lists what the tarball holds (catalyst's tar --xattrs -tvf).
+	# CONTENTS lists what the tarball holds, as catalyst's tar --xattrs -tvf
+	# (catalyst's CONTENTS ends with an empty line)
 	diff <(zcat "$tarball.CONTENTS.gz" | sed '/^$/d') <(tar --xattrs -tvf "$tarball")
 	mounts_unchanged
 	# Nothing half-written, no work directory left.
