@@ -5,6 +5,7 @@
  */
 #include "plan-repos.h"
 #include "image-mount.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,6 +175,10 @@ int plan_repos(Plan *b, char **ret_err)
 	const SpecEntry *e = spec_get(b->spec, "repos"), *k = spec_get(b->spec, "keep_repos");
 
 	add_repo(b, b->snapshot_path, b->repo_name, true, b->snapshot_is_image);
+	if (e && strcmp(b->target, "stage1") == 0)
+		log_warning("%s:%u: repos for a stage1: using an overlay for earlier stages could cause build "
+			    "issues (catalyst's warning)",
+			    b->spec_path, e->line);
 	for (char **w = e ? e->words : NULL; w && *w; w++) {
 		struct stat st;
 		_cleanup_free_ char *name = NULL;
