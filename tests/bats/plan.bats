@@ -276,3 +276,28 @@ e = p["environment"]
 assert e["clst_target_distdir"] == "/var/tmp/distfiles" and e["clst_target_pkgdir"] == "/var/tmp/binpkgs", e
 PY
 }
+
+@test "versioned_cache and sticky-config: the package cache path, the make.conf that ships" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s 'stage4/packages: app-misc/foo
+stage4/use: foo'
+	sed -i 's/^target: stage3/target: stage4/' "$WORK/a.spec"
+	printf 'options = ["pkgcache", "versioned_cache", "bindist", "sticky-config"]\n' > "$WORK/s.conf"
+	printf 'options = ["pkgcache", "bindist"]\n' > "$WORK/n.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/s.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$WORK/s.json"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/n.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$WORK/n.json"
+	python3 - "$WORK/s.json" "$WORK/n.json" "$STORE" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); n = json.load(open(sys.argv[2])); store = sys.argv[3]
+assert s["pkgcache_path"] == store + "/packages/rel/stage4-amd64-a", s["pkgcache_path"]
+assert n["pkgcache_path"] == store + "/packages/rel/stage4-amd64", n["pkgcache_path"]
+# the build's USE has bindist; with sticky-config it ships, else not
+assert 'USE="bindist foo"\n' in s["make_conf_build"] and 'USE="bindist foo"\n' in n["make_conf_build"]
+assert 'USE="bindist foo"\n' in s["make_conf_shipped"], s["make_conf_shipped"]
+assert 'USE="foo"\n' in n["make_conf_shipped"], n["make_conf_shipped"]
+PY
+}
