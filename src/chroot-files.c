@@ -433,6 +433,71 @@ static bool same_as_host(int up, const char *path, const char *host)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
+/* The id of NAME in the stage's /etc/passwd (FILE "passwd") or /etc/group
+ * ("group") under ROOT (the stage's root in UP, or in the seed): UP's copy
+ * first.  -1 when there is none. */
+static long stage_id(int up, const char *seed_tree, const char *root, const char *file, const char *name)
+{
+	_cleanup_free_ char *rel = xasprintf("%s/etc/%s", root, file), *text = NULL;
+	size_t len, n = strlen(name);
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int fd = (int) syscall(SYS_openat2, up, rel + 1, &how, sizeof(how));
+
+	if (fd >= 0) {
+		_cleanup_free_ char *fp = xasprintf("/proc/self/fd/%d", fd);
+		if (read_file_at(AT_FDCWD, fp, 4 * 1024 * 1024, &text, &len) < 0)
+			return -1;
+	} else {
+		_cleanup_free_ char *sp = xasprintf("%s%s", seed_tree, rel);
+		if (read_file_at(AT_FDCWD, sp, 4 * 1024 * 1024, &text, &len) < 0)
+			return -1;
+	}
+	for (char *l = text, *e; l && *l; l = e) {
+		e = strchr(l, '\n');
+		if (e)
+			*e++ = '\0';
+		if (strncmp(l, name, n) == 0 && l[n] == ':') {
+			char *f = strchr(l + n + 1, ':');
+			if (f)
+				return strtol(f + 1, NULL, 10);
+		}
+	}
+	return -1;
+}
+
+/* catalyst's clean: "chown -R portage:portage" of the stage's repo_basedir.
+ * Here: the directory itself and the kept repositories' mount points (all
+ * that zeolite made there), when the stage has a portage user and group. */
+static int chown_repo_basedir(const Plan *b, int up, const char *seed_tree, const char *root)
+{
+	const char *base = b->cfg->repo_basedir ? b->cfg->repo_basedir : "/var/db/repos";
+	_cleanup_free_ char *dir = xasprintf("%s%s", root, base), *sp = xasprintf("%s%s", seed_tree, dir);
+	_cleanup_close_ int fd = -EBADF;
+	long uid = stage_id(up, seed_tree, root, "passwd", "portage");
+	long gid = stage_id(up, seed_tree, root, "group", "portage");
+	struct stat st;
+	int r;
+
+	if (uid < 0 || gid < 0)
+		return 0;
+	r = open_dir_in(up, dir, &fd);
+	if (r == -ENOENT && lstat(sp, &st) == 0 && S_ISDIR(st.st_mode))
+		r = copy_up_dir(up, seed_tree, dir, &fd);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (fchown(fd, (uid_t) uid, (gid_t) gid) < 0)
+		return -errno;
+	for (size_t i = 0; i < b->n_repos; i++) {
+		_cleanup_free_ char *loc = xasprintf("%s%s", root, b->repos[i].location);
+		_cleanup_close_ int lfd = -EBADF;
+		if (b->repos[i].keep && open_dir_in(up, loc, &lfd) == 0 && fchown(lfd, (uid_t) uid, (gid_t) gid) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 /* The shipped make.conf, exactly, at DIR/make.conf of UP. */
 static int write_make_conf_in(int up, const char *dir, const char *text)
 {
@@ -546,6 +611,9 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 		if ((r = prune_in(up, seed_tree, dir)) < 0)
 			goto fail;
 	}
+	what = "chown the repository directory to portage";
+	if ((r = chown_repo_basedir(b, up, seed_tree, stage1 ? "/tmp/stage1root" : "")) < 0)
+		goto fail;
 	/* Last, the make.conf that ships: what the plan says, exactly. */
 	what = "write the make.conf that ships";
 	r = write_make_conf_in(up, stage1 ? "/tmp/stage1root/etc/portage" : "/etc/portage", b->make_conf_shipped);

@@ -800,15 +800,17 @@ catalyst_env() {
 	grep -qx 'clst_CHOST=x86_64-zeo-linux-gnu' "$WORK/env"
 }
 
-@test "zeolite build from a seed that has the repository: it is gone from the stage, its parents as the seed's" {
+@test "zeolite build from a seed that has the repository: it is gone from the stage, repo_basedir chowned to portage" {
 	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
 	local b="$FIX/store/builds/23.0-default"
 	mkdir "$WORK/seed"
 	tar -C "$WORK/seed" -xpf "$b/stage3-amd64-openrc-latest.tar.xz"
 	mkdir -p "$WORK/seed/var/db/repos/gentoo/profiles"
 	echo stale > "$WORK/seed/var/db/repos/gentoo/profiles/stale-file"
-	chown 250:250 "$WORK/seed/var/db/repos"
 	chmod 0750 "$WORK/seed/var/db/repos"
+	# the stage's portage user: catalyst's clean chowns repo_basedir to it
+	echo 'portage:x:250:250:portage:/var/lib/portage/home:/bin/false' >> "$WORK/seed/etc/passwd"
+	echo 'portage:x:250:' >> "$WORK/seed/etc/group"
 	tar -C "$WORK/seed" -cJf "$b/seed-with-repo.tar.xz" .
 	sed -e 's/^version_stamp: .*/version_stamp: seedrepo/' \
 		-e 's|^source_subpath: .*|source_subpath: 23.0-default/seed-with-repo|' "$FIX/stage3.spec" > "$WORK/s3.spec"
