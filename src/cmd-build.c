@@ -16,6 +16,7 @@
  */
 #include "archive-ops.h"
 #include "cache.h"
+#include "catalyst-lock.h"
 #include "chroot-files.h"
 #include "fs.h"
 #include "image-mount.h"
@@ -50,7 +51,7 @@ typedef struct BuildOptions {
 	bool purge;
 	bool purge_only;
 	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
-	bool fetch_only;     /* -F: refused by cmd_build() until the target scripts can fetch only */
+	bool fetch_only;     /* -F: options += "fetch" (clst_FETCH, emerge --fetchonly, no pack) */
 	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
 } BuildOptions;
 
@@ -92,15 +93,14 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 		return -errno;
 	r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
-		_cleanup_free_ char *d = NULL;
-		if (lock_owner_read(fd, &o) == 0)
-			d = lock_owner_describe(&o);
+		/* zeolite's record, or catalyst's pid and command line: the
+		 * lock file is catalyst's chroot_path + ".lock" (catalyst-lock.h). */
+		_cleanup_free_ char *d = catalyst_lock_holder(fd);
 		if (b->timeout)
 			*ret_err = xasprintf("build '%s' is held by %s; gave up after %lu s (lock_timeout)", b->name,
-					     d ? d : "another process", b->timeout);
+					     d, b->timeout);
 		else
-			*ret_err = xasprintf("build '%s' is held by %s; not waiting (lock_timeout 0)", b->name,
-					     d ? d : "another process");
+			*ret_err = xasprintf("build '%s' is held by %s; not waiting (lock_timeout 0)", b->name, d);
 		return -ETIMEDOUT;
 	}
 	if (r < 0)
@@ -621,6 +621,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	BuildInput seed = BUILD_INPUT_INIT, snap = BUILD_INPUT_INIT;
 	int64_t t0 = now_ms();
 	int r, ret = EXIT_OK;
+	bool fetch_only;
 
 	/* 2. The build's own lock, before any expensive work. */
 	r = take_build_lock(&b, &lock_fd, &err);
@@ -707,13 +708,17 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	if (r < 0)
 		goto fail;
 
-	/* 6. Pack and publish. */
-	test_point("packing");
-	log_info("build %s: packing %s", b.name, b.out_name);
-	r = pack_result(&b, seed.tree, &err);
-	if (r < 0)
-		goto fail;
-	test_point("packed");
+	/* 6. Pack and publish; with "fetch" (-F), as catalyst, nothing: the
+	 * steps only fetched (clst_FETCH: emerge --fetchonly). */
+	fetch_only = config_has_option(b.cfg, "fetch");
+	if (!fetch_only) {
+		test_point("packing");
+		log_info("build %s: packing %s", b.name, b.out_name);
+		r = pack_result(&b, seed.tree, &err);
+		if (r < 0)
+			goto fail;
+		test_point("packed");
+	}
 
 	/* 7. Done: leases go, the work directory too (unless keepwork). */
 	build_input_done(&seed);
@@ -725,8 +730,13 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 			(void) rm_rf_at(rel_fd, b.name);
 	} else
 		clear_marks(work_fd);
-	printf("%s/%s\n", b.out_dir, b.out_name);
-	log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
+	if (fetch_only)
+		log_info("build %s: fetched only (-F), nothing packed; done in %.1f s", b.name,
+			 (double) (now_ms() - t0) / 1000.0);
+	else {
+		printf("%s/%s\n", b.out_dir, b.out_name);
+		log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
+	}
 	return EXIT_OK;
 
 fail:
@@ -845,7 +855,7 @@ int cmd_build(int argc, char **argv)
 			       "  -P, --purgeonly          only do what -p does\n"
 			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
 			       "                           the autoresume marks)\n"
-			       "  -F, --fetchonly          refused: not supported yet\n"
+			       "  -F, --fetchonly          only fetch: emerge --fetchonly, nothing packed\n"
 			       "      --enter-chroot       refused: not supported yet\n"
 			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n\n"
 			       "The global options (zeolite --help) are accepted here too.\n");
@@ -885,13 +895,19 @@ int cmd_build(int argc, char **argv)
 		specs[n_specs++] = argv[i];
 	if (n_specs == 0)
 		return command_usage_error("build", "no spec file given");
-	/* Never ignored: refused until the executor can do them. */
-	if (o.fetch_only)
-		return command_usage_error("build", "-F/--fetchonly is not supported yet; nothing was done");
+	/* Never ignored: refused until the executor can do it. */
 	if (o.enter_chroot)
 		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
 	r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
+	if (o.fetch_only && !config_has_option(&cfg, "fetch")) {
+		/* catalyst: -F adds "fetch" to the options; the scripts get
+		 * clst_FETCH=true and run emerge --fetchonly. */
+		size_t n = strv_length(cfg.options);
+		cfg.options = xrealloc(cfg.options, (n + 2) * sizeof(char *));
+		cfg.options[n] = xstrdup("fetch");
+		cfg.options[n + 1] = NULL;
+	}
 	return build_all(&cfg, &st, (int) n_specs, specs, &o);
 }

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,41 +137,21 @@ static int find_snapshot(Plan *b, char **ret_err)
 	return 0;
 }
 
-/* rename_regexp: catalyst's "s<d>REGEX<d>REPLACEMENT<d>" on the file name. */
+/* rename_regexp: catalyst's `sed -E -e EXPR` on the output's full path
+ * (pack-modes.h). */
 static int apply_rename_regexp(Plan *b, const char *expr, char **ret_err)
 {
-	_cleanup_free_ char *re = NULL, *rep = NULL;
-	const char *p, *q;
-	regmatch_t m;
-	regex_t rx;
-	char d;
+	_cleanup_free_ char *e = NULL;
+	char *n = NULL;
+	int r = pack_rename_regexp(expr, b->out_dir, b->out_name, &n, &e);
 
-	if (strlen(expr) < 4 || expr[0] != 's')
-		goto bad;
-	d = expr[1];
-	p = expr + 2;
-	q = strchr(p, d);
-	if (!q)
-		goto bad;
-	re = xstrndup(p, (size_t) (q - p));
-	p = q + 1;
-	q = strchr(p, d);
-	if (!q || q[1])
-		goto bad;
-	rep = xstrndup(p, (size_t) (q - p));
-	if (regcomp(&rx, re, REG_EXTENDED) != 0)
-		goto bad;
-	if (regexec(&rx, b->out_name, 1, &m, 0) == 0) {
-		char *n = xasprintf("%.*s%s%s", (int) m.rm_so, b->out_name, rep, b->out_name + m.rm_eo);
-		free(b->out_name);
-		b->out_name = n;
+	if (r < 0) {
+		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "rename_regexp"), e);
+		return r;
 	}
-	regfree(&rx);
+	free(b->out_name);
+	b->out_name = n;
 	return 0;
-bad:
-	*ret_err = xasprintf("%s:%u: rename_regexp '%s' is not s/REGEX/REPLACEMENT/", b->spec_path,
-			     spec_line(b->spec, "rename_regexp"), expr);
-	return -EINVAL;
 }
 
 static char *find_targets_dir(void)

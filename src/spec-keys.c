@@ -151,7 +151,7 @@ const SpecOption spec_options[] = {
 	{ "clear-autoresume", NULL },
 	{ "distcc", "zeolite does not support distcc yet" },
 	{ "enter-chroot", "zeolite does not support entering the chroot yet" },
-	{ "fetch", "zeolite does not support fetch-only builds yet" },
+	{ "fetch", NULL },
 	{ "icecream", "zeolite does not support icecream yet" },
 	{ "keepwork", NULL },
 	{ "kerncache", "zeolite builds no kernels, so it has no kernel cache" },

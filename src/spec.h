@@ -8,7 +8,9 @@
  * space or tab) extend the previous key, even when they contain ':' (slot
  * atoms such as sys-libs/glibc:2.2); blank and comment lines do not end a
  * key; '#' starts a comment anywhere; a word wrapped in double (or single)
- * quotes loses them; a repeated key is an error naming both lines; an empty
+ * quotes loses them; "%(key)s" on a key's line is the value of a key set
+ * on an earlier line and "%%" is '%' (catalyst's `value % values`; any
+ * other '%' is an error); a repeated key is an error naming both lines; an empty
  * value is a warning and the key is dropped.  The text must be UTF-8 without
  * NUL bytes or control characters other than whitespace.
  *
