@@ -643,6 +643,8 @@ int plan_check_options(const Config *cfg, Diags *d)
 		const SpecOption *opt = spec_option_lookup(*w);
 		if (opt && opt->refused)
 			diags_add(d, false, "%s: option '%s' is not supported by zeolite: %s", where, *w, opt->refused);
+		else if (opt && opt->note)
+			diags_add(d, true, "%s: option '%s' has no effect: %s", where, *w, opt->note);
 		else if (!opt) {
 			const char *hint = spec_did_you_mean(*w, names, n);
 			if (hint)
