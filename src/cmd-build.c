@@ -204,15 +204,17 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	const char *repo = b->repo_dir, *script = b->script;
 	char **env = b->env;
 	SandboxBind *binds = xcalloc(b->n_mounts + 1, sizeof(*binds));
-	size_t n_binds = 0;
+	char **images = xcalloc(b->n_mounts + 1, sizeof(char *));
+	char **image_roots = xcalloc(b->n_mounts + 1, sizeof(char *));
+	size_t n_binds = 0, n_images = 0;
 	int r = 0;
 
 	{
 		char *mk_argv[] = { "mkdir", "-p", upper, owork, root, NULL };
 		if (chroot_run_argv(mk_argv) < 0) {
 			*ret_err = xasprintf("cannot create the work directory '%s'", b->work);
-			free(binds);
-			return -EIO;
+			r = -EIO;
+			goto out;
 		}
 	}
 	/* The plan's mounts but the seed (the overlay) and the snapshot
@@ -221,16 +223,31 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	for (size_t i = 2; i < b->n_mounts; i++) {
 		const PlanMount *m = &b->mounts[i];
 		bool tmpfs = strcmp(m->kind, "tmpfs") == 0;
+		const char *source = m->source;
+		/* A spec repos .sqfs: mounted here, in zeolite's private
+		 * namespace (the sandbox is cloned from it), and bound. */
+		if (strcmp(m->kind, "squashfs") == 0) {
+			images[n_images] = xasprintf("%s/repo-%zu.img", b->work, i);
+			r = mount_ns_private(ret_err);
+			if (r >= 0)
+				r = image_mount(m->source, images[n_images], true, ret_err);
+			if (r < 0) {
+				free(images[n_images]);
+				goto out;
+			}
+			source = image_roots[n_images] = image_repo_root(images[n_images]);
+			n_images++;
+		}
 		if (!tmpfs && !m->read_only && strcmp(m->kind, "fifo") != 0) {
 			char *mk_argv[] = { "mkdir", "-p", m->source, NULL };
 			if (chroot_run_argv(mk_argv) < 0) {
 				*ret_err = xasprintf("cannot create '%s'", m->source);
-				free(binds);
-				return -EIO;
+				r = -EIO;
+				goto out;
 			}
 		}
 		binds[n_binds++] = (SandboxBind) {
-			.source = m->source,
+			.source = source,
 			.target = m->target,
 			.read_only = m->read_only,
 			.tmpfs_options = tmpfs ? m->source : NULL,
@@ -301,6 +318,14 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	}
 	r = chroot_files_out(b, upper, seed_tree, ret_err);
 out:
+	for (size_t i = 0; i < n_images; i++) {
+		image_umount(images[i]);
+		(void) rmdir(images[i]);
+		free(images[i]);
+		free(image_roots[i]);
+	}
+	free(images);
+	free(image_roots);
 	free(binds);
 	return r;
 }

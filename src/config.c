@@ -171,7 +171,6 @@ bool config_has_option(const Config *c, const char *option)
 ConfigOrigin config_origin(const Config *c, const char *key)
 {
 	int i = find_key(key, strlen(key));
-
 	ConfigOrigin none = { 0 };
 
 	if (i < 0 || !c->origins)

@@ -97,6 +97,10 @@ typedef struct SpecKey {
 typedef struct SpecOption {
 	const char *name;
 	const char *refused; /* as SpecKey.refused */
+	/* Accepted, but what it asks for does not happen in zeolite, as it
+	 * does not in catalyst for the targets zeolite builds: said as a
+	 * warning by check and build (never silently ignored). */
+	const char *note;
 } SpecOption;
 extern const SpecOption spec_options[];
 extern const size_t spec_options_n;
