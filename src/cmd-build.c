@@ -16,6 +16,7 @@
  */
 #include "archive-ops.h"
 #include "build-jobs.h"
+#include "jobserver.h"
 #include "cache.h"
 #include "catalyst-lock.h"
 #include "chroot-files.h"
@@ -805,6 +806,14 @@ static int build_all(Config *cfg, const Store *st, int n, char **paths, const Bu
 		print_diags(&od);
 		diags_done(&od);
 		if (q < 0) {
+			ret = EXIT_DATAERR;
+			goto out;
+		}
+	}
+	if (cfg->jobserver_fifo && !o->dry_run) {
+		_cleanup_free_ char *e = NULL;
+		if (jobserver_check_fifo(cfg->jobserver_fifo, &e) < 0) {
+			log_error("build: %s; nothing was built", e);
 			ret = EXIT_DATAERR;
 			goto out;
 		}

@@ -35,6 +35,21 @@ struct Jobserver {
 	JobserverSlot *slots;
 };
 
+int jobserver_check_fifo(const char *path, char **ret_err)
+{
+	struct stat s;
+
+	if (stat(path, &s) < 0) {
+		*ret_err = xasprintf("jobserver-fifo '%s': %m", path);
+		return -EINVAL;
+	}
+	if (!S_ISFIFO(s.st_mode) && !S_ISCHR(s.st_mode)) {
+		*ret_err = xasprintf("jobserver-fifo '%s' is not a FIFO or a character device", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int jobserver_new(const Store *st, unsigned tokens, Jobserver **ret, char **ret_err)
 {
 	Jobserver *js = xcalloc(1, sizeof(*js));

@@ -31,6 +31,10 @@
 
 #include "store.h"
 
+/* A configured jobserver-fifo must be a FIFO or a character device (a
+ * daemon's) before a build starts: 0, or -EINVAL with *RET_ERR set. */
+int jobserver_check_fifo(const char *path, char **ret_err);
+
 typedef struct Jobserver Jobserver;
 typedef struct JobserverSlot JobserverSlot;
 

@@ -123,3 +123,26 @@ printf ++ >&3'
 	[ "$(cat "$D/got.b")" = "++" ]
 	grep -q "zeolite: jobserver: 2 of 2 tokens in the pool" "$WORK/err"
 }
+
+@test "a configured jobserver-fifo is bound into the chroot as it is, not brokered; a missing one is exit 65" {
+	mkfifo "$WORK/js.fifo"
+	exec 7<>"$WORK/js.fifo"
+	printf +++ >&7
+	{ cat "$FIX/zeolite.conf"; echo "jobserver-fifo = \"$WORK/js.fifo\""; } > "$WORK/js.conf"
+	client "$WORK/a.sh" a 4
+	spec "$WORK/a.spec" $T-a "$WORK/a.sh"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/js.conf" build "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	grep -qx "MAKEFLAGS=--jobserver-auth=fifo:/run/zeolite-jobserver" "$D/env.a"
+	grep -qx "fifo /run/zeolite-jobserver" "$D/env.a"
+	[ "$(wc -l < "$D/counts")" -eq 4 ]
+	[[ "$stderr" != *"tokens for the run"* ]]
+	# Every token taken from it was written back.
+	[ "$(timeout 10 dd bs=1 count=3 <&7 2>/dev/null)" = "+++" ]
+	exec 7>&-
+	{ cat "$FIX/zeolite.conf"; echo "jobserver-fifo = \"$WORK/none.fifo\""; } > "$WORK/none.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/none.conf" build -j 2 "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"zeolite: build: jobserver-fifo '$WORK/none.fifo': No such file or directory; nothing was built"* ]]
+	[[ "$stderr" != *"started"* ]]
+}
