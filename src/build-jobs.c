@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,6 +186,7 @@ static int job_start(const Graph *g, size_t i, Job *jobs, Jobserver *js, const B
 	fflush(stdout);
 	fflush(stderr);
 	j->start_ms = now_ms();
+	pid_t parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		int r = -errno;
@@ -194,6 +196,10 @@ static int job_start(const Graph *g, size_t i, Job *jobs, Jobserver *js, const B
 	}
 	if (pid == 0) {
 		struct sigaction sa = { .sa_handler = SIG_DFL };
+		/* zeolite killed: its builds go with it (their sandboxes follow). */
+		(void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(EXIT_FAIL);
 		(void) sigaction(SIGCHLD, &sa, NULL);
 		close(sigchld_pipe[0]);
 		close(sigchld_pipe[1]);

@@ -23,6 +23,7 @@ struct JobserverSlot {
 	int fd;        /* O_RDWR: the FIFO never sees EOF while we hold it */
 	unsigned held; /* in its FIFO or its processes' hands */
 	bool idle;     /* a token lay unread since the last tick */
+	bool reclaimed;/* this tick took its idle token back: not fed again in it */
 	JobserverSlot *next;
 };
 
@@ -162,10 +163,12 @@ void jobserver_balance(Jobserver *js)
 	/* Take back first: idle tokens, and all but one of those returned. */
 	for (JobserverSlot *s = js->slots; s; s = s->next) {
 		unsigned a = fifo_avail(s->fd), got;
+		s->reclaimed = false;
 		if (a == 0) {
 			s->idle = false;
 			continue;
 		}
+		s->reclaimed = s->idle;
 		got = take_back(s, s->idle ? a : a - 1);
 		if (got > s->held)
 			got = s->held;
@@ -175,7 +178,7 @@ void jobserver_balance(Jobserver *js)
 	}
 	/* Then a token into each empty FIFO while the pool has one. */
 	for (JobserverSlot *s = js->slots; s && js->pool; s = s->next) {
-		if (fifo_avail(s->fd) != 0)
+		if (s->reclaimed || fifo_avail(s->fd) != 0)
 			continue;
 		if (write(s->fd, "+", 1) == 1) {
 			s->held++;
