@@ -340,7 +340,7 @@ static int source_id_once(const Store *st, CacheKind kind, int fd, const char *l
 
 	r = digest_fd(fd, &s, &id);
 	if (r == -ELIBACC)
-		*ret_err = xstrdup("cannot load the archive module (" ARCHIVE_MODULE_NAME ") to compute digests");
+		*ret_err = xstrdup("cannot load " ARCHIVE_MODULE_NAME " (the archive module) to compute digests");
 	else if (r < 0 && r != -ESTALE)
 		*ret_err = xasprintf("read '%s' to compute its digest: %s", label ? label : "?", strerror(-r));
 	if (r < 0)
@@ -1003,6 +1003,14 @@ static int cmp_prepared_desc(const void *a, const void *b)
 	return (x->prepared_ns < y->prepared_ns) - (x->prepared_ns > y->prepared_ns);
 }
 
+static int gc_failed(CacheGcFn fn, void *userdata, CacheKind kind, const char *label, int r)
+{
+	_cleanup_free_ char *why = xasprintf("not removed: moving it into .trash/ and deleting it: %s", strerror(-r));
+
+	fn(userdata, kind, label, why);
+	return r;
+}
+
 /* Remove entry ID if nobody uses or prepares it; never waits.  While it
  * removes, gc's own record is in the lock file, so that a waiter names it. */
 static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bool remove_ready,
@@ -1044,7 +1052,7 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 						     o->dry_run ? "would remove" : "removed", e->malformed);
 		r = o->dry_run ? 0 : discard_at(dir_fd, e->id);
 		if (r < 0)
-			return r;
+			return gc_failed(fn, userdata, kind, label, r);
 		fn(userdata, kind, label, why);
 		goto done;
 	}
@@ -1055,7 +1063,7 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 	/* Out of view in one rename (into .trash/), then the slow delete. */
 	r = discard_at(dir_fd, e->id);
 	if (r < 0)
-		return r;
+		return gc_failed(fn, userdata, kind, label, r);
 	fn(userdata, kind, label, "removed: unused");
 done:
 	if (!o->dry_run && (e->leftovers || remove_entry)) {

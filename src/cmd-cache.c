@@ -363,8 +363,8 @@ int cmd_prepare(int argc, char **argv)
 	r = cache_source_id_wait(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, name,
 				 (long) effective_lock_timeout(&cfg, NULL) * 1000, &id, &err);
 	if (r < 0) {
-		if (r == -ETIMEDOUT)
-			log_error("prepare: %s", err);
+		if (r == -ETIMEDOUT || r == -ELIBACC)
+			log_error("prepare: %s", err ? err : strerror(-r));
 		else
 			log_error("prepare: snapshot '%s': %s", name,
 				  r == -EINVAL ? "not a regular file" : err ? err : strerror(-r));
@@ -387,8 +387,8 @@ int cmd_prepare(int argc, char **argv)
 	};
 	r = cache_acquire(&st, &req, &lease, &err);
 	if (r < 0) {
-		if (r == -ETIMEDOUT)
-			log_error("prepare: %s", err);
+		if (r == -ETIMEDOUT || r == -ELIBACC)
+			log_error("prepare: %s", err ? err : strerror(-r));
 		else
 			log_error("prepare: snapshot '%s': %s", name, err ? err : strerror(-r));
 		return exit_status_for(r);
@@ -417,8 +417,9 @@ int cmd_prepare(int argc, char **argv)
 	} else if (!hold)
 		puts(lease.path);
 	/* The path is the answer: not printing it is a failure. */
-	if (fflush(stdout) != 0) {
-		log_error("prepare: write the path to standard output: %m");
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		int e = errno ? errno : EIO;
+		log_error("prepare: write the path to standard output: %s", strerror(e));
 		cache_release(&lease);
 		return EXIT_FAIL;
 	}
@@ -671,7 +672,7 @@ int cmd_gc(int argc, char **argv)
 		return r;
 	r = cache_gc(&st, &o, gc_report, NULL);
 	if (r < 0) {
-		log_error("gc: %s", strerror(-r));
+		log_error("gc: in %s/cache: not everything could be removed (see above): %s", st.path, strerror(-r));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
