@@ -307,8 +307,11 @@ static int source_id_once(const Store *st, CacheKind kind, int fd, const char *l
 		long budget = 5000 + (long)(s.st_size / (20 * 1000));
 		bool bounded = timeout_ms >= 0 && timeout_ms <= budget;
 
+		bool waited = false;
+
 		r = lock_byte(lock_fd, byte, F_WRLCK, 0);
 		if (r == -EAGAIN) {
+			waited = true;
 			test_point("hash-waiting");
 			r = bounded && timeout_ms == 0 ? -EAGAIN
 						       : lock_byte(lock_fd, byte, F_WRLCK, bounded ? timeout_ms : budget);
@@ -326,6 +329,13 @@ static int source_id_once(const Store *st, CacheKind kind, int fd, const char *l
 				free(h.who);
 				return -ETIMEDOUT;
 			}
+		}
+		if (r == 0 && waited) {
+			/* The hasher left no record (the file had not settled):
+			 * hash it ourselves, side by side with the others who
+			 * waited, not one after another. */
+			(void) lock_byte(lock_fd, byte, F_UNLCK, 0);
+			r = -EAGAIN;
 		}
 		if (r == 0) {
 			LockOwner me;
