@@ -45,7 +45,7 @@ done
 mkdir -p "$BENCH_CACHE" "$OUT"
 cc -O2 -D_GNU_SOURCE -I"$BUILD" -I"$SRCDIR/src" "$SRCDIR/bench/pack-driver.c" \
 	"$BUILD/src/libzeolitearchive.a" "$BUILD/src/libzeolitecore.a" \
-	$(pkg-config --libs libarchive libsquashfs1 libcrypto) -o "$DRIVER"
+	$(pkg-config --libs libarchive libsquashfs1 nettle libcrypto) -o "$DRIVER"
 
 if [ ! -e "$TREE/.complete" ]; then
 	echo "bench/pack.sh: building $TREE" >&2

@@ -13,6 +13,8 @@
 # each zeolite run starts from a fresh storedir.
 #
 # Usage: bench/snapshot.sh [ROUNDS]       (default 10)
+#        bench/snapshot.sh --repo [ROUNDS] (plain directory: zeolite snapshot
+#                                         --repo against mksquashfs)
 #        bench/snapshot.sh --build-only  (only build and cache the tree)
 # Environment: ZEOLITE (default build/zeolite), SHARED_DATA, BENCH_CACHE,
 #              COPIES (default 20).
@@ -22,6 +24,10 @@ set -euo pipefail
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_ONLY=false
 if [ "${1:-}" = --build-only ]; then BUILD_ONLY=true; shift; fi
+# --repo: `zeolite snapshot --repo DIR` (a plain directory) against
+# `mksquashfs DIR` with the same compressor and CPU count (issue 15: <= 1.0).
+REPO_MODE=false
+if [ "${1:-}" = --repo ]; then REPO_MODE=true; shift; fi
 ROUNDS=${1:-10}
 ZEOLITE=${ZEOLITE:-$SRCDIR/build/zeolite}
 SHARED_DATA=${SHARED_DATA:-$SRCDIR/../shared/data}
@@ -35,7 +41,7 @@ TAR2SQFS_OPTS="--quiet --no-skip --force --compressor gzip --num-jobs $JOBS --de
 
 die() { echo "bench/snapshot.sh: $*" >&2; exit 1; }
 
-for tool in git tar2sqfs hyperfine python3; do
+for tool in git tar2sqfs mksquashfs hyperfine python3; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 [ -x "$ZEOLITE" ] || die "no zeolite binary at $ZEOLITE (set ZEOLITE)"
@@ -82,6 +88,13 @@ B_NAME="git archive | tar2sqfs"
 B_PREP="rm -f $WORK/out.sqfs"
 B_CMD="git -C $TREE archive --format=tar $COMMIT | tar2sqfs $TAR2SQFS_OPTS $WORK/out.sqfs"
 
+if $REPO_MODE; then
+	A_NAME="zeolite snapshot --repo"
+	A_CMD="$ZEOLITE --storedir $WORK/store snapshot --repo-name gentoo --repo $TREE --format sqfs >/dev/null"
+	B_NAME="mksquashfs"
+	B_CMD="mksquashfs $TREE $WORK/out.sqfs -quiet -no-progress -comp gzip -processors $JOBS -all-root -e .git"
+fi
+
 echo "tree: $TREE, $NFILES files, commit $COMMIT; $ROUNDS rounds, $JOBS CPUs" >&2
 
 # Warm the page cache (and check both commands work) before timing.
@@ -114,6 +127,6 @@ line(a, t[a])
 line(b, t[b])
 ratios = [x / y for x, y in zip(t[a], t[b])]
 sd = st.stdev(ratios) if len(ratios) > 1 else 0.0
-print(f"ratio zeolite / pipeline: mean {st.mean(ratios):.3f} ± {sd:.3f} "
+print(f"ratio {a} / {b}: mean {st.mean(ratios):.3f} ± {sd:.3f} "
       f"(median {st.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f}; per round)")
 EOF

@@ -7,9 +7,9 @@ set -eu
 packages="meson ninja-build pkg-config gcc git python3 make
 libarchive-dev nettle-dev libssl-dev libcmocka-dev libsquashfs-dev squashfs-tools-ng
 bats clang libclang-rt-14-dev valgrind cppcheck scdoc zsh
-busybox-static xz-utils zstd bzip2 gzip tar util-linux mount"
+busybox-static xz-utils zstd bzip2 gzip tar util-linux mount time"
 # `scripts/deps.sh bench`: also what the benchmarks need.
-[ "${1:-}" = bench ] && packages="$packages hyperfine e2fsprogs"
+[ "${1:-}" = bench ] && packages="$packages hyperfine e2fsprogs squashfs-tools"
 
 missing=""
 for p in $packages; do

@@ -38,8 +38,6 @@ __attribute__((visibility("default"))) const ArchiveOps zeolite_archive_ops = {
 	.snapshot_make = snapshot_make,
 	.sha256_fd = archive_sha256_fd,
 	.pack_tree = pack_tree,
-	.pack_compression_from_mode = pack_compression_from_mode,
-	.pack_extension = pack_extension,
 	.pack_result_done = pack_result_done,
 	.image_make = image_make,
 };

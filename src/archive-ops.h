@@ -22,7 +22,7 @@
 #include "snapshot.h"
 #include "unpack.h"
 
-#define ARCHIVE_OPS_VERSION 1
+#define ARCHIVE_OPS_VERSION 2
 #define ARCHIVE_MODULE_NAME "zeolite-archive.so"
 
 /* SHA-256 of the whole file open at FD (read with pread from offset 0). */
@@ -37,8 +37,6 @@ typedef struct ArchiveOps {
 	int (*snapshot_make)(const Store *store, const SnapshotRequest *req, char **ret_name, char **ret_err);
 	int (*sha256_fd)(int fd, unsigned char ret[32]);
 	int (*pack_tree)(const PackRequest *req, PackResult *ret, char **ret_err);
-	int (*pack_compression_from_mode)(const char *mode, PackCompression *ret, int *ret_threads);
-	const char *(*pack_extension)(PackCompression c);
 	void (*pack_result_done)(PackResult *r);
 	int (*image_make)(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
 			  ImageStats *ret_stats, char **ret_err);

@@ -16,6 +16,7 @@
  */
 #include "archive-ops.h"
 #include "cache.h"
+#include "chroot-files.h"
 #include "fs.h"
 #include "image-mount.h"
 #include "image.h"
@@ -112,245 +113,6 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 
 /* ---- the work directory ----------------------------------------------- */
 
-/* mkdir -p REL below DIR_FD inside a build tree (the overlay's upper layer):
- * unlike mkdir_p_at, no store owner/mode rule applies, since what is there
- * came from the spec (a portage_confdir with group-writable directories is
- * fine), but no symlink is followed. */
-static int mkdir_p_tree(int dir_fd, const char *rel, int *ret_fd)
-{
-	_cleanup_free_ char *p = xstrdup(rel);
-	_cleanup_close_ int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-
-	if (fd < 0)
-		return -errno;
-	for (char *s = p, *e; *s; s = e) {
-		int n;
-		e = s + strcspn(s, "/");
-		if (*e)
-			*e++ = '\0';
-		if (mkdirat(fd, s, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (n < 0)
-			return -errno;
-		close(fd);
-		fd = n;
-	}
-	*ret_fd = TAKE_FD(fd);
-	return 0;
-}
-
-static int write_file_at(int dir_fd, const char *name, const char *text, mode_t mode)
-{
-	_cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	return write_all(fd, text, strlen(text));
-}
-
-static int run_cmd(char *const argv[])
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-/* Files zeolite puts into the build root: they go into the overlay's
- * upper layer before the sandbox starts. */
-/* cp ARGS... with a message naming WHAT on failure. */
-static int copy_in(const char *what, const char *src, const char *dst, bool archive, char **ret_err)
-{
-	_cleanup_free_ char *dir = xstrdup(dst);
-	*strrchr(dir, '/') = '\0';
-	char *mk_argv[] = { "mkdir", "-p", dir, NULL };
-	char *cp_argv[] = { "cp", archive ? "-a" : "-L", (char *) src, (char *) dst, NULL };
-
-	if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
-		*ret_err = xasprintf("copying %s '%s' into the chroot failed", what, src);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* Whether the seed's tree has PATH (not following a last symlink). */
-static bool seed_has(const char *seed_tree, const char *path)
-{
-	_cleanup_free_ char *p = xasprintf("%s/%s", seed_tree, path);
-	struct stat s;
-	return lstat(p, &s) == 0;
-}
-
-/* The repos.conf entry catalyst writes (process_repos): none for the main
- * repository at its default location /var/db/repos/gentoo, else
- * <name>.conf with main-repo and location.  NULL when none. */
-static char *repos_conf_text(const Build *b)
-{
-	if (strcmp(b->repo_name, "gentoo") == 0)
-		return NULL;
-	return xasprintf("[DEFAULT]\nmain-repo = %s\n\n[%s]\nlocation = /var/db/repos/%s\n\n", b->repo_name,
-			 b->repo_name, b->repo_name);
-}
-
-/*
- * What catalyst's chroot_setup does on the host side besides make.conf:
- * the host's /etc/resolv.conf in; the seed's /etc/hosts (when it has one)
- * kept as /etc/hosts.catalyst and the host's put in its place; the
- * config's envscript as /tmp/envscript.  restore_upper() undoes the first
- * two before packing.
- */
-static int host_files_in(const Build *b, const char *upper, const char *seed_tree, char **ret_err)
-{
-	int r = 0;
-
-	if (access("/etc/resolv.conf", R_OK) == 0) {
-		_cleanup_free_ char *dst = xasprintf("%s/etc/resolv.conf", upper);
-		r = copy_in("/etc/resolv.conf", "/etc/resolv.conf", dst, false, ret_err);
-		if (r < 0)
-			return r;
-	}
-	if (seed_has(seed_tree, "etc/hosts") && access("/etc/hosts", R_OK) == 0) {
-		_cleanup_free_ char *src = xasprintf("%s/etc/hosts", seed_tree);
-		_cleanup_free_ char *keep = xasprintf("%s/etc/hosts.catalyst", upper);
-		_cleanup_free_ char *dst = xasprintf("%s/etc/hosts", upper);
-		r = copy_in("the seed's /etc/hosts", src, keep, true, ret_err);
-		if (r >= 0)
-			r = copy_in("/etc/hosts", "/etc/hosts", dst, false, ret_err);
-		if (r < 0)
-			return r;
-	}
-	if (b->cfg->envscript) {
-		_cleanup_free_ char *dst = xasprintf("%s/tmp/envscript", upper);
-		r = copy_in("envscript", b->cfg->envscript, dst, false, ret_err);
-	}
-	return r;
-}
-
-/* Before packing: the seed's /etc/hosts back, /etc/resolv.conf gone (a
- * whiteout hides the seed's, as catalyst's cleanables remove it), zeolite's
- * repos.conf entry and /tmp/envscript gone. */
-static int restore_upper(const Build *b, const char *upper, const char *seed_tree, char **ret_err)
-{
-	_cleanup_free_ char *hosts = xasprintf("%s/etc/hosts", upper);
-	_cleanup_free_ char *keep = xasprintf("%s/etc/hosts.catalyst", upper);
-	_cleanup_free_ char *resolv = xasprintf("%s/etc/resolv.conf", upper);
-	_cleanup_free_ char *env = xasprintf("%s/tmp/envscript", upper);
-	_cleanup_free_ char *repos = xasprintf("%s/etc/portage/repos.conf/%s.conf", upper, b->repo_name);
-	_cleanup_free_ char *rc = repos_conf_text(b);
-	struct stat s;
-
-	if (lstat(keep, &s) == 0 && rename(keep, hosts) < 0)
-		goto fail;
-	if (unlink(resolv) < 0 && errno != ENOENT)
-		goto fail;
-	if (seed_has(seed_tree, "etc/resolv.conf") && lstat(resolv, &s) < 0 &&
-	    mknod(resolv, S_IFCHR | 0000, makedev(0, 0)) < 0)
-		goto fail;
-	if (unlink(env) < 0 && errno != ENOENT)
-		goto fail;
-	if (rc && unlink(repos) < 0 && errno != ENOENT)
-		goto fail;
-	return 0;
-fail:
-	*ret_err = xasprintf("restoring the chroot's /etc before packing: %m");
-	return -errno;
-}
-
-static int populate_upper(const Build *b, const char *upper, char **ret_err)
-{
-	_cleanup_close_ int up = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	_cleanup_close_ int etc_portage = -EBADF, reposconf = -EBADF;
-	const char *confdir = b->confdir;
-	int r;
-
-
-	if (up < 0)
-		return -errno;
-	if (confdir) {
-		/* portage_confdir is copied in first; what zeolite writes wins. */
-		_cleanup_free_ char *dst = xasprintf("%s/etc/portage", upper);
-		_cleanup_free_ char *src = xasprintf("%s/.", confdir);
-		char *mk_argv[] = { "mkdir", "-p", dst, NULL };
-		char *cp_argv[] = { "cp", "-a", "--no-preserve=ownership", src, dst, NULL };
-		if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
-			*ret_err = xasprintf("copying portage_confdir '%s' failed", confdir);
-			return -EIO;
-		}
-	}
-	r = mkdir_p_tree(up, "etc/portage/repos.conf", &reposconf);
-	if (r < 0)
-		return r;
-	etc_portage = openat(up, "etc/portage", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (etc_portage < 0)
-		return -errno;
-
-	r = write_file_at(etc_portage, "make.conf", b->make_conf_build, 0644);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *repos = repos_conf_text(b);
-	if (repos) {
-		_cleanup_free_ char *n = xasprintf("%s.conf", b->repo_name);
-		r = write_file_at(reposconf, n, repos, 0644);
-		if (r < 0)
-			return r;
-	}
-
-	/* qemu-user binaries for foreign architectures, at the same path. */
-	for (char **w = b->interpreters; *w; w++) {
-		_cleanup_free_ char *dst = xasprintf("%s%s", upper, *w);
-		_cleanup_free_ char *dir = xstrdup(dst);
-		*strrchr(dir, '/') = '\0';
-		char *mk_argv[] = { "mkdir", "-p", dir, NULL };
-		char *cp_argv[] = { "cp", "-p", *w, dst, NULL };
-		if ((*w)[0] != '/' || run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
-			*ret_err = xasprintf("%s:%u: interpreter '%s' cannot be copied into the chroot", b->spec_path,
-					     spec_get(b->spec, "interpreter")->line, *w);
-			return -EINVAL;
-		}
-	}
-	if (b->fsscript) {
-		const char *fsscript = b->fsscript;
-		_cleanup_free_ char *dst = xasprintf("%s%s", upper, b->fsscript_chroot);
-		_cleanup_free_ char *tmpdir = xasprintf("%s/tmp", upper);
-		char *mk_argv[] = { "mkdir", "-p", tmpdir, NULL };
-		char *cp_argv[] = { "cp", (char *) fsscript, dst, NULL };
-		if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0 || chmod(dst, 0755) < 0) {
-			*ret_err = xasprintf("%s:%u: stage4/fsscript '%s' cannot be copied into the chroot", b->spec_path,
-					     spec_get(b->spec, "stage4/fsscript")->line, fsscript);
-			return -EINVAL;
-		}
-	}
-	/* Each stage4/root_overlay, as it is (owners too), for the script to
-	 * lay over / after the packages (targets/stage4.sh). */
-	{
-		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
-		size_t i = 0;
-
-		for (char **w = b->root_overlays; *w; w++, i++) {
-			_cleanup_free_ char *dst = xasprintf("%s%s/%zu", upper, PLAN_ROOT_OVERLAY_DIR, i);
-			_cleanup_free_ char *src = xasprintf("%s/.", *w);
-			char *mk_argv[] = { "mkdir", "-p", dst, NULL };
-			char *cp_argv[] = { "cp", "-a", src, dst, NULL };
-
-			if (run_cmd(mk_argv) < 0 || run_cmd(cp_argv) < 0) {
-				*ret_err = xasprintf("%s:%u: stage4/root_overlay '%s' cannot be copied into the chroot",
-						     b->spec_path, e->line, *w);
-				return -EIO;
-			}
-		}
-	}
-	return 0;
-}
-
 /* ---- steps ------------------------------------------------------------ */
 
 static bool step_done(int work_fd, const char *step)
@@ -436,27 +198,44 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
 	_cleanup_free_ char *owork = xasprintf("%s/overlay-work", b->work);
 	_cleanup_free_ char *root = xasprintf("%s/root", b->work);
-	const char *repo = b->repo_dir, *script = b->script, *pkgdir = b->pkgcache_path, *distdir = b->distdir;
+	const char *repo = b->repo_dir, *script = b->script;
 	char **env = b->env;
+	SandboxBind *binds = xcalloc(b->n_mounts + 1, sizeof(*binds));
+	size_t n_binds = 0;
 	int r = 0;
 
 	{
-		char *mk_argv[] = { "mkdir", "-p", (char *) pkgdir, (char *) distdir, upper, owork, root, NULL };
-		if (run_cmd(mk_argv) < 0) {
-			*ret_err = xasprintf("cannot create '%s' or '%s'", pkgdir, distdir);
+		char *mk_argv[] = { "mkdir", "-p", upper, owork, root, NULL };
+		if (chroot_run_argv(mk_argv) < 0) {
+			*ret_err = xasprintf("cannot create the work directory '%s'", b->work);
+			free(binds);
 			return -EIO;
 		}
 	}
-	SandboxBind binds[] = {
-		{ .source = b->targets_dir, .target = PLAN_TARGETS_DIR, .read_only = true },
-		{ .source = distdir, .target = "/var/cache/distfiles", .read_only = false },
-		{ .source = pkgdir, .target = "/var/cache/binpkgs", .read_only = false },
-	};
+	/* The plan's mounts but the seed (the overlay) and the snapshot
+	 * (the sandbox's own): repositories, targets, distdir, pkgcache,
+	 * tmpfs, port_logdir, ccache. */
+	for (size_t i = 2; i < b->n_mounts; i++) {
+		const PlanMount *m = &b->mounts[i];
+		bool tmpfs = strcmp(m->kind, "tmpfs") == 0;
+		if (!tmpfs && !m->read_only) {
+			char *mk_argv[] = { "mkdir", "-p", m->source, NULL };
+			if (chroot_run_argv(mk_argv) < 0) {
+				*ret_err = xasprintf("cannot create '%s'", m->source);
+				free(binds);
+				return -EIO;
+			}
+		}
+		binds[n_binds++] = (SandboxBind) {
+			.source = m->source,
+			.target = m->target,
+			.read_only = m->read_only,
+			.tmpfs_options = tmpfs ? m->source : NULL,
+		};
+	}
 
 	if (!step_done(work_fd, "populated")) {
-		r = populate_upper(b, upper, ret_err);
-		if (r >= 0)
-			r = host_files_in(b, upper, seed_tree, ret_err);
+		r = chroot_files_in(b, upper, seed_tree, ret_err);
 		if (r < 0)
 			goto out;
 		if (b->autoresume)
@@ -489,7 +268,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
 			.repo_target = repo,
 			.binds = binds,
-			.n_binds = ELEMENTSOF(binds),
+			.n_binds = n_binds,
 			.hostname = "zeolite",
 			.argv = argv,
 			.envp = env,
@@ -517,8 +296,9 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 				goto out;
 		}
 	}
-	r = restore_upper(b, upper, seed_tree, ret_err);
+	r = chroot_files_out(b, upper, seed_tree, ret_err);
 out:
+	free(binds);
 	return r;
 }
 
@@ -631,6 +411,29 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 }
 
 /* ---- one build -------------------------------------------------------- */
+
+/* Empty directory PATH (catalyst's clear_dir), keep it; a missing one is fine. */
+static int clear_dir_contents(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			int q = rm_rf_at(fd, e->d_name);
+			if (q < 0 && r == 0)
+				r = q;
+		}
+	closedir(d);
+	return r;
+}
 
 /* Take the tree of PATH from the cache as a lease.  Snapshot entries are
  * the very ones `zeolite prepare` makes (same id, same flags); a seed
@@ -801,18 +604,30 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		return r == -ETIMEDOUT ? EXIT_TEMPFAIL : EXIT_FAIL;
 	}
 	workrel = xasprintf("%s/%s", b.rel_type, b.name);
-	if (o->purge || o->purge_only || o->purge_tmp_only) {
+	/* catalyst's flags or the same words in the config's options. */
+	bool purge = o->purge || config_has_option(b.cfg, "purge");
+	bool purge_only = o->purge_only || config_has_option(b.cfg, "purgeonly");
+	bool purge_tmp_only = o->purge_tmp_only || config_has_option(b.cfg, "purgetmponly");
+	bool clear_autoresume = o->clear_autoresume || config_has_option(b.cfg, "clear-autoresume");
+	if (purge || purge_only || purge_tmp_only) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0)
 			(void) rm_rf_at(rel_fd, b.name);
 		log_info("build %s: work directory purged", b.name);
-		if (o->purge_only || o->purge_tmp_only)
+		/* catalyst's purge(): the package cache too, but for -T. */
+		if (b.pkgcache && !purge_tmp_only) {
+			r = clear_dir_contents(b.pkgcache_path);
+			if (r < 0) {
+				log_error("build %s: cannot purge the package cache '%s': %s", b.name, b.pkgcache_path,
+					  strerror(-r));
+				return EXIT_FAIL;
+			}
+			log_info("build %s: package cache %s purged", b.name, b.pkgcache_path);
+		}
+		if (purge_only || purge_tmp_only)
 			return EXIT_OK;
 	}
-	/* A fresh build starts from a clean work directory, as catalyst clears
-	 * its chroot: only autoresume (without -a) may pick up what an earlier
-	 * run left (its overlay upper layer and step marks). */
-	if (o->clear_autoresume || !b.autoresume) {
+	if (clear_autoresume || !b.autoresume) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0 && faccessat(rel_fd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 			r = rm_rf_at(rel_fd, b.name);
@@ -851,8 +666,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		    read_file_at(tree_fd, "etc/portage/make.conf", 1024 * 1024, &text, &len) < 0)
 			text = NULL;
 		r = plan_set_seed_make_conf(&b, text, &err);
-		bp->make_conf_build = b.make_conf_build;
-		bp->make_conf_shipped = b.make_conf_shipped;
+		*bp = b; /* the new make.conf texts and environment: BP owns them */
 		if (r < 0) {
 			r = -EBADMSG;
 			goto fail;
@@ -920,6 +734,17 @@ static int build_all(const Config *cfg, const Store *st, int n, char **paths, co
 
 	if (!specs || !builds)
 		die_oom();
+	{
+		/* Options zeolite does not honour are refused, never ignored. */
+		Diags od = { 0 };
+		int q = plan_check_options(cfg, &od);
+		print_diags(&od);
+		diags_done(&od);
+		if (q < 0) {
+			ret = EXIT_DATAERR;
+			goto out;
+		}
+	}
 	for (int i = 0; i < n; i++)
 		if (prepare_one(cfg, st, paths[i], &specs[i], &builds[i]) != EXIT_OK)
 			bad++;
@@ -990,8 +815,9 @@ int cmd_build(int argc, char **argv)
 			       "  -n, --dry-run            resolve every input and print the plan\n"
 			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md)\n"
 			       "  -a, --clear-autoresume   start over even with options = [\"autoresume\"]\n"
-			       "  -p, --purge              remove the work directory first\n"
-			       "  -P, --purgeonly          only remove the work directory\n"
+			       "  -p, --purge              remove the work directory (with pkgcache: empty\n"
+			       "                           the package cache too) first\n"
+			       "  -P, --purgeonly          only do what -p does\n"
 			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
 			       "                           the autoresume marks)\n"
 			       "  -F, --fetchonly          refused: not supported yet\n"

@@ -43,6 +43,19 @@ static int exit_status_for(int r)
 
 /* ---- snapshot --------------------------------------------------------- */
 
+/* catalyst's line, always with the full commit (catalyst prints the
+ * tree-ish as given, the commit for "stable"); catalyst-auto reads the
+ * commit from it.  On stdout with -s; on stderr for `zeolite snapshot`,
+ * whose stdout is the file name alone. */
+static void announce_snapshot(void *userdata _unused_, const char *repo_name, const char *commit,
+			      const char *git_dir)
+{
+	FILE *f = arg_catalyst_alias ? stdout : stderr;
+
+	fprintf(f, "Creating %s tree snapshot %s from %s\n", repo_name, commit, git_dir);
+	fflush(f);
+}
+
 int cmd_snapshot(int argc, char **argv)
 {
 	enum { OPT_REPO = CHAR_MAX + 1, OPT_GIT_DIR, OPT_REPO_NAME, OPT_FORMAT };
@@ -68,11 +81,16 @@ int cmd_snapshot(int argc, char **argv)
 			printf("Usage: zeolite snapshot [--git-dir DIR | --repo DIR] [--repo-name NAME]\n"
 			       "                        [--format sqfs|tar.xz|tar.zst] [TREEISH]\n\n"
 			       "Make snapshots/<repo_name>-<id>.<ext> of an ebuild repository: a git\n"
-			       "repository at TREEISH (default HEAD; the id is the commit), or a plain\n"
-			       "directory (--repo; the id is a digest of its content).  The git\n"
-			       "repository (any git-treeish) defaults to catalyst 4's bare\n"
-			       "repos_storedir/<repo_name>.git, else repo_basedir/repo_name.\n"
-			       "Prints the snapshot's file name; an existing snapshot is left alone.\n");
+			       "repository at TREEISH (any git-treeish: branch, tag, abbreviated hash;\n"
+			       "default HEAD; the id is the commit), or a plain directory (--repo; the\n"
+			       "id is a digest of its content).  A TREEISH other than the full commit\n"
+			       "also names it as catalyst does, <repo_name>-<TREEISH>.<ext> (a hard\n"
+			       "link, with <that name>.source recording the commit).  The git\n"
+			       "repository defaults to catalyst 4's bare repos_storedir/<repo_name>.git,\n"
+			       "else repo_basedir/<repo_name>; it is not fetched.\n"
+			       "Prints catalyst's \"Creating <repo_name> tree snapshot <commit> from\n"
+			       "<git dir>\" on stderr (stdout with -s), then the snapshot's file name;\n"
+			       "an existing snapshot is left alone.\n");
 			return EXIT_OK;
 		case OPT_REPO:
 			req.plain_dir = optarg;
@@ -112,24 +130,17 @@ int cmd_snapshot(int argc, char **argv)
 		git_default = xasprintf("%s/%s.git", cfg.repos_storedir, req.repo_name);
 		if (stat(git_default, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 			free(git_default);
-			git_default = xasprintf("%s/%s", cfg.repo_basedir, cfg.repo_name);
+			git_default = xasprintf("%s/%s", cfg.repo_basedir, req.repo_name);
 		}
 		req.git_dir = git_default;
 	}
 
+	req.lock_timeout_ms = (long) effective_lock_timeout(&cfg, NULL) * 1000;
+	req.resolved = announce_snapshot;
 	r = snapshot_make(&st, &req, &name, &err);
 	if (r < 0) {
 		log_error("snapshot: %s", err ? err : strerror(-r));
 		return exit_status_for(r);
-	}
-	if (req.git_dir) {
-		/* catalyst's line; catalyst-auto reads the commit from it (on
-		 * stdout with -s; on stderr for `zeolite snapshot`, whose
-		 * stdout is the name alone). */
-		size_t n = strlen(req.repo_name);
-		if (strncmp(name, req.repo_name, n) == 0 && name[n] == '-' && strlen(name + n + 1) > 40)
-			fprintf(arg_catalyst_alias ? stdout : stderr, "Creating %s tree snapshot %.40s from %s\n",
-				req.repo_name, name + n + 1, req.git_dir);
 	}
 	if (r == 0)
 		log_info("snapshot '%s' already exists", name);

@@ -166,6 +166,13 @@ bool config_has_option(const Config *c, const char *option)
 	return false;
 }
 
+ConfigOrigin config_origin(const Config *c, const char *key)
+{
+	int i = find_key(key, strlen(key));
+
+	return i < 0 || !c->origins ? (ConfigOrigin) { 0 } : c->origins[i];
+}
+
 /* ---- loading --------------------------------------------------------- */
 
 static int check_strv(const char *path, const ConfigKey *k, const TomlValue *v, Diags *d)

@@ -76,6 +76,8 @@ int config_load(Config *c, const char *path, Diags *d);
  * calls do nothing. */
 int config_finish(Config *c, Diags *d);
 bool config_has_option(const Config *c, const char *option);
+/* Where KEY's value came from ({ NULL, 0 } for a default). */
+ConfigOrigin config_origin(const Config *c, const char *key);
 void config_done(Config *c);
 
 #endif

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "util.h"
 #include "main.h"
+#include "plan.h"
 #include "spec.h"
 #include "store.h"
 
@@ -306,6 +307,14 @@ static int cmd_check(int argc, char **argv)
 	r = load_config(&cfg);
 	if (r != EXIT_OK)
 		return r;
+	{
+		/* The config's options too: none silently ignored (plan.h). */
+		Diags od = { 0 };
+		if (plan_check_options(&cfg, &od) < 0)
+			ret = EXIT_DATAERR;
+		print_diags(&od);
+		diags_done(&od);
+	}
 
 	for (int i = optind; i < argc; i++) {
 		_cleanup_(spec_done) Spec spec = { 0 };

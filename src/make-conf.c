@@ -360,6 +360,12 @@ static char *drop_bindist_lines(const char *text)
 
 int make_conf_render(const MakeConfInput *in, char **ret_build, char **ret_shipped, char **ret_err)
 {
+	return make_conf_render_vars(in, ret_build, ret_shipped, NULL, ret_err);
+}
+
+int make_conf_render_vars(const MakeConfInput *in, char **ret_build, char **ret_shipped, char ***ret_vars,
+			  char **ret_err)
+{
 	const char *set[F_N] = {0};
 	const char *spec[F_N] = {
 		[F_COMMON] = in->common_flags, [F_CFLAGS] = in->cflags, [F_CXXFLAGS] = in->cxxflags,
@@ -397,16 +403,24 @@ int make_conf_render(const MakeConfInput *in, char **ret_build, char **ret_shipp
 	}
 
 	char *build = write_make_conf(in, set, true);
+	/* What ships: write_make_conf(setup=False) unless sticky-config, then
+	 * cleanup_stages' removal of the bindist lines.  For stage1 too: catalyst
+	 * rewrites the seed's make.conf there and ships the build's copy in the
+	 * stage1 root (catalyst_use, bindist); zeolite cleans the one that
+	 * ships (docs/arch.md). */
 	char *shipped;
-	if (strcmp(t, "stage1") == 0)
-		/* stage1's root got a copy of the build's make.conf before the
-		 * build (stage1/controller.sh); catalyst's clean rewrites the
-		 * seed's, not it. */
-		shipped = xstrdup(build);
-	else {
+	{
 		_cleanup_free_ char *clean = in->sticky_config ? xstrdup(build)
 							       : write_make_conf(in, set, false);
 		shipped = drop_bindist_lines(clean);
+	}
+	if (ret_vars) {
+		char **v = xcalloc(F_N + 1, sizeof(*v));
+		size_t k = 0;
+		for (int f = 0; f < F_N; f++)
+			if (set[f])
+				v[k++] = xasprintf("%s=%s", flag_names[f], set[f]);
+		*ret_vars = v;
 	}
 	strv_free(seed);
 	*ret_build = build;

@@ -52,6 +52,13 @@ typedef struct MakeConfInput {
  */
 int make_conf_render(const MakeConfInput *in, char **ret_build, char **ret_shipped, char **ret_err);
 
+/* As make_conf_render(), and *RET_VARS (when not NULL): the settings
+ * write_make_conf used, "NAME=value" for each of COMMON_FLAGS, CFLAGS,
+ * CXXFLAGS, FCFLAGS, FFLAGS, LDFLAGS, ASFLAGS, CBUILD, CHOST that is set,
+ * NULL-terminated (strv_free()): catalyst exports them as clst_NAME. */
+int make_conf_render_vars(const MakeConfInput *in, char **ret_build, char **ret_shipped, char ***ret_vars,
+			  char **ret_err);
+
 /*
  * Parse make.conf TEXT the way catalyst's read_makeconf() sees it after
  * bash sourced it: NAME=value assignments, quotes, ${VAR}/$VAR expansion

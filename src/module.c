@@ -93,20 +93,6 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	return o->pack_tree(req, ret, ret_err);
 }
 
-int pack_compression_from_mode(const char *mode, PackCompression *ret, int *ret_threads)
-{
-	const ArchiveOps *o = archive_ops(NULL);
-	if (!o)
-		return -ELIBACC;
-	return o->pack_compression_from_mode(mode, ret, ret_threads);
-}
-
-const char *pack_extension(PackCompression c)
-{
-	const ArchiveOps *o = archive_ops(NULL);
-	return o ? o->pack_extension(c) : "tar";
-}
-
 void pack_result_done(PackResult *r)
 {
 	const ArchiveOps *o = archive_ops(NULL);

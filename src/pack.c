@@ -9,14 +9,16 @@
  * output is stable.  Entry names are "./", "./bin/", "./bin/busybox": what
  * `tar -cpf stage3.tar -C root .` writes, as Gentoo's stage tarballs do.
  *
- * Format: pax (libarchive), numeric owners only (no uname/gname), modes
- * with setuid/setgid/sticky, mtimes with nanoseconds, hardlinks (same
- * st_dev and st_ino: the second and later names become hardlink entries to
- * the first), symlinks, device nodes, FIFOs.  Sockets are skipped and
- * counted (GNU tar skips them too).  Extended attributes are stored as
- * "SCHILY.xattr.NAME" pax records, the form GNU tar --xattrs reads and
- * writes; security.capability and user.pax.flags are kept like any other
- * (trusted.overlay.* is overlayfs' private state and is left out).
+ * Format: pax (libarchive), as catalyst's `tar --xattrs
+ * --xattrs-include=security.capability --xattrs-include=user.pax.flags
+ * -cpf` writes it: numeric owners and, where the tree's own etc/passwd and
+ * etc/group name them, owner names (contents.h); modes with
+ * setuid/setgid/sticky, mtimes with nanoseconds, hardlinks (same st_dev
+ * and st_ino: the second and later names become hardlink entries to the
+ * first), symlinks, device nodes, FIFOs.  Sockets are skipped and counted
+ * (GNU tar skips them too).  Of the extended attributes only
+ * security.capability and user.pax.flags are kept, as "SCHILY.xattr.NAME"
+ * pax records (the form GNU tar --xattrs reads and writes).
  *
  * The set is published by output.c (output.h states the protocol): every
  * file is written under its final name into a locked stage directory in
@@ -26,20 +28,8 @@
  * commits the set, which then rolls forward onto the stable names.  A
  * failed pack leaves the older set untouched.
  *
- * CONTENTS (gzip'd) is the listing `tar -tvf` prints, with numeric owners
- * and times in UTC, one line per entry in archive order:
- *
- *   drwxr-xr-x 0/0               0 2024-05-01 12:00 ./
- *   -rwsr-xr-x 0/0          811312 2024-05-01 12:00 ./bin/su
- *   lrwxrwxrwx 0/0               0 2024-05-01 12:00 ./bin/sh -> busybox
- *   hrwxr-xr-x 0/0               0 2024-05-01 12:00 ./bin/ls link to ./bin/busybox
- *   crw-rw-rw- 0/0             1,3 2024-05-01 12:00 ./dev/null
- *
- * i.e. "MODE UID/GID SIZE YYYY-MM-DD HH:MM NAME": MODE is ls-style with 'h'
- * for a hardlink; SIZE is "MAJOR,MINOR" for device nodes; the "UID/GID
- * SIZE" field is right-aligned to a width that starts at 19 and only grows
- * (GNU tar's rule); in NAME, a backslash and control characters are written
- * as "\\", "\n", "\t" or "\ooo".
+ * CONTENTS.gz is what catalyst stores: the `tar --xattrs -tvf` listing of
+ * the tarball (contents.h has the format).
  *
  * DIGESTS is what catalyst's gen_digest_file() writes: for the tarball,
  * then for its CONTENTS.gz, and for each requested digest in turn:
@@ -47,90 +37,33 @@
  *   # SHA512 HASH
  *   <hex>  stage3-....tar.xz
  *
- * (the name upper-cased as given).  With digest_format "bsd" each pair of
- * lines is instead one line "SHA512 (stage3-....tar.xz) = <hex>", as
- * `sha512sum --tag` prints.
+ * (the name upper-cased as given).  With digest_format "bsd" the second
+ * line of each pair is "SHA512 (stage3-....tar.xz) = <hex>" (what
+ * `sha512sum --tag` prints), after the same "# SHA512 HASH" line.  The
+ * .sha256 is the same pair of lines for the tarball and SHA256, so
+ * `sha256sum -c` verifies it.  Both are written only when digests are
+ * configured, as catalyst's gen_digest_file() does.
  */
 #include <archive.h>
 #include <archive_entry.h>
 #include <assert.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/xattr.h>
-#include <time.h>
 
+#include "contents.h"
 #include "output.h"
+#include "pack-sink.h"
+#include "pack-squashfs.h"
 #include "pack.h"
 
 #define PACK_BUF_SIZE (4u << 20)
 #define PACK_BLOCK_SIZE (1 << 20)
-#define PACK_SYNC_STEP (UINT64_C(32) << 20)
 #define PACK_MAX_DEPTH 512
-#define PACK_MAX_DIGESTS 16
-
-/* ---- compression ---- */
-
-int pack_compression_from_mode(const char *mode, PackCompression *ret, int *ret_threads)
-{
-	static const struct {
-		const char *mode;
-		PackCompression c;
-		bool threaded;
-	} table[] = {
-		{ "xz", PACK_XZ, false },          { "xz_x", PACK_XZ, false },
-		{ "pixz", PACK_XZ, true },         { "pixz_i", PACK_XZ, true },
-		{ "pixz_x", PACK_XZ, true },       { "zstd", PACK_ZSTD, false },
-		{ "zstd_x", PACK_ZSTD, false },    { "pzstd", PACK_ZSTD, true },
-		{ "pzstd_x", PACK_ZSTD, true },    { "gzip", PACK_GZIP, false },
-		{ "gzip_x", PACK_GZIP, false },    { "pigz", PACK_GZIP, false },
-		{ "pigz_x", PACK_GZIP, false },    { "bzip2", PACK_BZIP2, false },
-		{ "bzip2_x", PACK_BZIP2, false },  { "lbzip2", PACK_BZIP2, false },
-		{ "lbzip2_x", PACK_BZIP2, false }, { "tar", PACK_NONE, false },
-		{ "tar_x", PACK_NONE, false },
-	};
-
-	if (!mode)
-		return -EINVAL;
-	for (size_t i = 0; i < ELEMENTSOF(table); i++) {
-		if (strcmp(mode, table[i].mode) != 0)
-			continue;
-		if (ret)
-			*ret = table[i].c;
-		if (ret_threads) {
-			long n = table[i].threaded ? sysconf(_SC_NPROCESSORS_ONLN) : 0;
-			*ret_threads = n > 0 ? (int)n : 0;
-		}
-		return 0;
-	}
-	return -EINVAL;
-}
-
-const char *pack_extension(PackCompression c)
-{
-	switch (c) {
-	case PACK_NONE:
-		return "tar";
-	case PACK_XZ:
-		return "tar.xz";
-	case PACK_ZSTD:
-		return "tar.zst";
-	case PACK_GZIP:
-		return "tar.gz";
-	case PACK_BZIP2:
-		return "tar.bz2";
-	case _PACK_COMPRESSION_MAX:
-		break;
-	}
-	return NULL;
-}
 
 static const char *filter_name(PackCompression c)
 {
@@ -145,143 +78,20 @@ static const char *filter_name(PackCompression c)
 		return "gzip";
 	case PACK_BZIP2:
 		return "bzip2";
+	case PACK_LZIP:
+		return "lzip";
+	case PACK_LZMA:
+		return "lzma";
+	case PACK_LZOP:
+		return "lzop";
+	case PACK_SQUASHFS_XZ:
+	case PACK_SQUASHFS_GZIP:
+	case PACK_SQUASHFS_ZSTD:
+		return "tar2sqfs";
 	case _PACK_COMPRESSION_MAX:
 		break;
 	}
 	return "?";
-}
-
-/* ---- digests ---- */
-
-static const EVP_MD *digest_lookup(const char *name)
-{
-	char evp[64];
-	size_t n = strlen(name);
-
-	if (strcmp(name, "blake2b") == 0)
-		return EVP_blake2b512();
-	if (strcmp(name, "blake2s") == 0)
-		return EVP_blake2s256();
-	if (strcmp(name, "sha512") == 0)
-		return EVP_sha512();
-	if (n == 0 || n >= sizeof(evp))
-		return NULL;
-	/* hashlib spells "sha3_256" what OpenSSL calls "sha3-256". */
-	for (size_t i = 0; i <= n; i++)
-		evp[i] = name[i] == '_' ? '-' : name[i];
-	return EVP_get_digestbyname(evp);
-}
-
-/* ---- output files ---- */
-
-/* A file of the output set, made under its final name in the stage
- * directory (see output.h); only the stage's commit makes it visible. */
-typedef struct OutFile {
-	int fd;
-	int stage_fd; /* where it was made, -EBADF before */
-	char *final;  /* name in the stage and, once committed, in the output directory */
-} OutFile;
-
-static int out_open(int stage_fd, const char *final, OutFile *f)
-{
-	*f = (OutFile) { .fd = -EBADF, .stage_fd = -EBADF, .final = xstrdup(final) };
-	f->fd = openat(stage_fd, final, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (f->fd < 0)
-		return -errno;
-	f->stage_fd = stage_fd;
-	if (fchmod(f->fd, 0644) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Close F and forget it (the stage's abort removes the file). */
-static void out_discard(OutFile *f)
-{
-	int saved = errno;
-
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f->final);
-	*f = (OutFile) { .fd = -EBADF, .stage_fd = -EBADF };
-	errno = saved;
-}
-
-/* ---- a hashing sink for libarchive ---- */
-
-typedef struct Sink {
-	OutFile *f;
-	EVP_MD_CTX *ctx[PACK_MAX_DIGESTS];
-	size_t n_ctx;
-	uint64_t bytes;
-	uint64_t synced;
-	int err; /* -errno of the first write failure */
-	bool discard; /* after a failure: swallow what libarchive still flushes */
-} Sink;
-
-static la_ssize_t sink_write(struct archive *a, void *userdata, const void *buf, size_t n)
-{
-	Sink *s = userdata;
-	int r;
-
-	if (s->discard)
-		return (la_ssize_t)n;
-	r = write_all(s->f->fd, buf, n);
-	if (r < 0) {
-		if (!s->err)
-			s->err = r;
-		archive_set_error(a, -r, "%s", strerror(-r));
-		return -1;
-	}
-	for (size_t i = 0; i < s->n_ctx; i++)
-		if (EVP_DigestUpdate(s->ctx[i], buf, n) != 1) {
-			if (!s->err)
-				s->err = -ENOMEM;
-			archive_set_error(a, ENOMEM, "digest update failed");
-			return -1;
-		}
-	s->bytes += n;
-	/* Start writeback early, so that the final fsync has little to do. */
-	if (s->bytes - s->synced >= PACK_SYNC_STEP) {
-		(void)sync_file_range(s->f->fd, (off64_t)s->synced, (off64_t)(s->bytes - s->synced),
-				      SYNC_FILE_RANGE_WRITE);
-		s->synced = s->bytes;
-	}
-	return (la_ssize_t)n;
-}
-
-static int sink_open(Sink *s, OutFile *f, const EVP_MD *const *mds, size_t n)
-{
-	*s = (Sink) { .f = f };
-	for (size_t i = 0; i < n; i++) {
-		s->ctx[i] = EVP_MD_CTX_new();
-		if (!s->ctx[i])
-			die_oom();
-		s->n_ctx++;
-		if (EVP_DigestInit_ex(s->ctx[i], mds[i], NULL) != 1)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-/* Finish digest I of S as lowercase hex into HEX (2 * EVP_MAX_MD_SIZE + 1). */
-static int sink_hex(Sink *s, size_t i, char *hex)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned len = 0;
-
-	if (EVP_DigestFinal_ex(s->ctx[i], md, &len) != 1)
-		return -EINVAL;
-	for (unsigned k = 0; k < len; k++)
-		sprintf(hex + 2 * k, "%02x", md[k]);
-	hex[2 * len] = '\0';
-	return 0;
-}
-
-static void sink_done(Sink *s)
-{
-	for (size_t i = 0; i < s->n_ctx; i++)
-		EVP_MD_CTX_free(s->ctx[i]);
-	s->n_ctx = 0;
 }
 
 /* ---- the packer ---- */
@@ -298,12 +108,10 @@ typedef struct Packer {
 
 	struct archive *tar;
 	Sink tar_sink;
-	struct archive *contents;
-	Sink contents_sink;
-	Buf listing;       /* CONTENTS lines not yet handed to the gzip writer */
-	int ugswidth;
+	Contents contents;
 
 	dev_t root_dev;
+	OwnerNames owners; /* the tree's own etc/passwd and etc/group */
 	Link *links;       /* open addressing, cap a power of two */
 	size_t n_links, cap_links;
 
@@ -326,39 +134,12 @@ _printf_(3, 4) static int fail(Packer *p, int r, const char *fmt, ...)
 	return r;
 }
 
-/* Quote S like GNU tar's "escape" style, for CONTENTS and messages. */
-static void put_quoted(Buf *b, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '\\')
-			buf_puts(b, "\\\\");
-		else if (c == '\n')
-			buf_puts(b, "\\n");
-		else if (c == '\t')
-			buf_puts(b, "\\t");
-		else if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\%03o", c);
-		else
-			buf_putc(b, (char)c);
-	}
-}
-
-static char *quoted(const char *s)
-{
-	Buf b = {};
-
-	put_quoted(&b, s);
-	return buf_steal(&b);
-}
-
 _printf_(4, 5) static int fail_entry(Packer *p, int r, const char *path, const char *fmt, ...)
 {
 	int saved = errno; /* for %m */
 	va_list ap;
 	_cleanup_free_ char *m = NULL;
-	_cleanup_free_ char *q = quoted(path);
+	_cleanup_free_ char *q = contents_quoted(path);
 
 	if (p->err)
 		return r;
@@ -385,17 +166,6 @@ static int fail_tar(Packer *p, const char *path)
 		return fail_entry(p, e > 0 ? -e : -EIO, path, "%s", msg);
 	return fail(p, e > 0 ? -e : -EIO, "pack: compressor (%s): %s",
 		    filter_name(p->req->compression), msg);
-}
-
-static int fail_contents(Packer *p)
-{
-	const char *msg = archive_error_string(p->contents);
-	int e = archive_errno(p->contents);
-
-	if (p->contents_sink.err)
-		return fail(p, p->contents_sink.err, "pack: CONTENTS: %s",
-			    strerror(-p->contents_sink.err));
-	return fail(p, e > 0 ? -e : -EIO, "pack: CONTENTS: %s", msg ? msg : "unknown error");
 }
 
 static size_t link_hash(dev_t dev, ino_t ino)
@@ -437,90 +207,18 @@ static const char *link_find_or_add(Packer *p, dev_t dev, ino_t ino, const char 
 	return NULL;
 }
 
-/* ---- CONTENTS ---- */
-
-static int contents_flush(Packer *p, bool force)
-{
-	la_ssize_t n;
-
-	if (p->listing.len == 0 || (!force && p->listing.len < (1u << 16)))
-		return 0;
-	n = archive_write_data(p->contents, p->listing.data, p->listing.len);
-	if (n < 0 || (size_t)n != p->listing.len)
-		return fail_contents(p);
-	p->listing.len = 0;
-	p->listing.data[0] = '\0';
-	return 0;
-}
-
-static void mode_string(mode_t mode, bool hardlink, char out[11])
-{
-	static const char rwx[] = "rwxrwxrwx";
-	char t;
-
-	switch (mode & S_IFMT) {
-	case S_IFDIR: t = 'd'; break;
-	case S_IFLNK: t = 'l'; break;
-	case S_IFCHR: t = 'c'; break;
-	case S_IFBLK: t = 'b'; break;
-	case S_IFIFO: t = 'p'; break;
-	case S_IFSOCK: t = 's'; break;
-	default: t = '-'; break;
-	}
-	out[0] = hardlink ? 'h' : t;
-	for (int i = 0; i < 9; i++)
-		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
-	if (mode & S_ISUID)
-		out[3] = (mode & S_IXUSR) ? 's' : 'S';
-	if (mode & S_ISGID)
-		out[6] = (mode & S_IXGRP) ? 's' : 'S';
-	if (mode & S_ISVTX)
-		out[9] = (mode & S_IXOTH) ? 't' : 'T';
-	out[10] = '\0';
-}
-
-static int contents_add(Packer *p, const char *name, const struct stat *st, const char *symlink,
-			const char *hardlink)
-{
-	char mode[11], owner[48], size[48], date[32];
-	struct tm tm;
-	time_t t = st->st_mtim.tv_sec;
-	int pad;
-
-	mode_string(st->st_mode, hardlink != NULL, mode);
-	snprintf(owner, sizeof(owner), "%u/%u", (unsigned)st->st_uid, (unsigned)st->st_gid);
-	if (hardlink || !S_ISREG(st->st_mode))
-		snprintf(size, sizeof(size), "0");
-	else
-		snprintf(size, sizeof(size), "%llu", (unsigned long long)st->st_size);
-	if (!hardlink && (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)))
-		snprintf(size, sizeof(size), "%u,%u", major(st->st_rdev), minor(st->st_rdev));
-	if (!gmtime_r(&t, &tm))
-		memset(&tm, 0, sizeof(tm));
-	strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
-
-	pad = (int)(strlen(owner) + 1 + strlen(size));
-	if (pad > p->ugswidth)
-		p->ugswidth = pad;
-	buf_printf(&p->listing, "%s %s %*s %s ", mode, owner,
-		   p->ugswidth - pad + (int)strlen(size), size, date);
-	put_quoted(&p->listing, name);
-	if (symlink) {
-		buf_puts(&p->listing, " -> ");
-		put_quoted(&p->listing, symlink);
-	} else if (hardlink) {
-		buf_puts(&p->listing, " link to ");
-		put_quoted(&p->listing, hardlink);
-	}
-	buf_putc(&p->listing, '\n');
-	return contents_flush(p, false);
-}
-
 /* ---- entries ---- */
 
+/* The xattrs catalyst's tar keeps (pyDeComp's XATTRS_OPTIONS:
+ * --xattrs-include=security.capability --xattrs-include=user.pax.flags). */
+static bool xattr_kept(const char *name)
+{
+	return strcmp(name, "security.capability") == 0 || strcmp(name, "user.pax.flags") == 0;
+}
+
 /*
- * Add the extended attributes of an entry to AE: through FD if >= 0, else
- * through PATH without following a symlink in its last component.
+ * Add the kept extended attributes of an entry to AE: through FD if >= 0,
+ * else through PATH without following a symlink in its last component.
  */
 static int add_xattrs(Packer *p, struct archive_entry *ae, int fd, const char *path,
 		      const char *name)
@@ -545,7 +243,7 @@ static int add_xattrs(Packer *p, struct archive_entry *ae, int fd, const char *p
 		size_t vcap = 256;
 		ssize_t v;
 
-		if (strncmp(k, "trusted.overlay.", 16) == 0)
+		if (!xattr_kept(k))
 			continue;
 		for (;;) {
 			val = xrealloc(val, vcap);
@@ -611,7 +309,7 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 	_cleanup_close_ int fd = -EBADF;
 	_cleanup_free_ char *target = NULL;
 	char proc[64 + NAME_MAX];
-	const char *name = path->data, *hardlink = NULL;
+	const char *name = path->data, *hardlink = NULL, *uname, *gname;
 	struct stat st;
 	bool descend = false;
 	int r;
@@ -684,6 +382,12 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 	archive_entry_set_mode(ae, st.st_mode);
 	archive_entry_set_uid(ae, st.st_uid);
 	archive_entry_set_gid(ae, st.st_gid);
+	uname = owner_names_user(&p->owners, (unsigned)st.st_uid);
+	gname = owner_names_group(&p->owners, (unsigned)st.st_gid);
+	if (uname)
+		archive_entry_set_uname(ae, uname);
+	if (gname)
+		archive_entry_set_gname(ae, gname);
 	archive_entry_set_mtime(ae, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	archive_entry_set_size(ae, 0);
 	if (hardlink) {
@@ -718,13 +422,23 @@ static int pack_entry(Packer *p, int dfd, const char *base, Buf *path, int depth
 		goto out;
 	}
 	p->entries++;
-	{
+	/* An image's CONTENTS is unsquashfs's listing, made at the end. */
+	if (!pack_compression_is_squashfs(p->req->compression)) {
 		/* List the name the way tar -t shows it (directories end in '/'). */
 		const char *listed = archive_entry_pathname(ae);
 
-		r = contents_add(p, listed ? listed : name, &st, target, hardlink);
-		if (r < 0)
+		_cleanup_free_ char *m = NULL;
+		ContentsEntry ce = {
+			.name = listed ? listed : name, .st = &st, .symlink = target,
+			.hardlink = hardlink, .uname = uname, .gname = gname,
+			.xattrs = archive_entry_xattr_count(ae) > 0,
+		};
+
+		r = contents_add(&p->contents, &ce, &m);
+		if (r < 0) {
+			fail(p, r, "%s", m);
 			goto out;
+		}
 	}
 	archive_entry_free(ae);
 	ae = NULL;
@@ -834,6 +548,21 @@ static int tar_setup(Packer *p)
 
 	switch (req->compression) {
 	case PACK_NONE:
+	case PACK_SQUASHFS_XZ: /* a plain stream into tar2sqfs */
+	case PACK_SQUASHFS_GZIP:
+	case PACK_SQUASHFS_ZSTD:
+		break;
+	case PACK_LZIP:
+		r = archive_write_add_filter_lzip(p->tar);
+		break;
+	case PACK_LZMA:
+		r = archive_write_add_filter_lzma(p->tar);
+		break;
+	case PACK_LZOP:
+		/* Without liblzo2, libarchive runs the lzop program (a warning). */
+		r = archive_write_add_filter_lzop(p->tar);
+		if (r == ARCHIVE_WARN)
+			r = ARCHIVE_OK;
 		break;
 	case PACK_XZ:
 		r = archive_write_add_filter_xz(p->tar);
@@ -859,6 +588,8 @@ static int tar_setup(Packer *p)
 		if (r < 0)
 			return r;
 	}
+	if (pack_compression_is_squashfs(req->compression))
+		goto open; /* level and threads are tar2sqfs's */
 	if (req->level >= 0 && req->compression != PACK_NONE) {
 		snprintf(num, sizeof(num), "%d", req->level);
 		r = set_filter_option(p, fname, "compression-level", num, true);
@@ -872,42 +603,12 @@ static int tar_setup(Packer *p)
 		if (r < 0)
 			return r;
 	}
+open:
 	if (archive_write_set_bytes_per_block(p->tar, PACK_BLOCK_SIZE) < ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(p->tar, 1) < ARCHIVE_OK)
 		return fail(p, -EINVAL, "pack: libarchive: %s", archive_error_string(p->tar));
 	if (archive_write_open2(p->tar, &p->tar_sink, NULL, sink_write, NULL, NULL) < ARCHIVE_OK)
 		return fail_tar(p, NULL);
-	return 0;
-}
-
-static int contents_setup(Packer *p)
-{
-	struct archive_entry *ae;
-	int r;
-
-	p->contents = archive_write_new();
-	if (!p->contents)
-		die_oom();
-	if (archive_write_set_format_raw(p->contents) < ARCHIVE_OK ||
-	    archive_write_add_filter_gzip(p->contents) < ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(p->contents, PACK_BLOCK_SIZE) < ARCHIVE_OK ||
-	    archive_write_set_bytes_in_last_block(p->contents, 1) < ARCHIVE_OK)
-		return fail_contents(p);
-	r = archive_write_set_filter_option(p->contents, "gzip", "timestamp", NULL);
-	if (r < ARCHIVE_WARN)
-		return fail_contents(p);
-	if (archive_write_open2(p->contents, &p->contents_sink, NULL, sink_write, NULL, NULL) <
-	    ARCHIVE_OK)
-		return fail_contents(p);
-	ae = archive_entry_new();
-	if (!ae)
-		die_oom();
-	archive_entry_set_pathname(ae, "CONTENTS");
-	archive_entry_set_filetype(ae, AE_IFREG);
-	r = archive_write_header(p->contents, ae);
-	archive_entry_free(ae);
-	if (r < ARCHIVE_WARN)
-		return fail_contents(p);
 	return 0;
 }
 
@@ -949,18 +650,6 @@ static int sync_file(Packer *p, OutFile *f, const char *what)
 	return 0;
 }
 
-static void put_digest(Buf *b, const char *name, const char *file, const char *hex, bool bsd)
-{
-	_cleanup_free_ char *up = xstrdup(name);
-
-	for (char *c = up; *c; c++)
-		*c = (char)toupper((unsigned char)*c);
-	if (bsd)
-		buf_printf(b, "# %s HASH\n%s (%s) = %s\n", up, up, file, hex);
-	else
-		buf_printf(b, "# %s HASH\n%s  %s\n", up, hex, file);
-}
-
 /* Write the side file NAME of the stage from B, synced. */
 static int write_side(Packer *p, int stage_fd, const char *name, const Buf *b, OutFile *f, const char *what)
 {
@@ -990,13 +679,17 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 {
 	const EVP_MD *mds[PACK_MAX_DIGESTS];
 	size_t n_md = 0, n_digests = 0;
-	Packer p = { .req = req, .ugswidth = 19 };
+	Packer p = { .req = req };
 	OutFile tar_f = { .fd = -EBADF, .stage_fd = -EBADF }, con_f = { .fd = -EBADF, .stage_fd = -EBADF },
 		dig_f = { .fd = -EBADF, .stage_fd = -EBADF }, sha_f = { .fd = -EBADF, .stage_fd = -EBADF };
 	_cleanup_free_ char *tar_name = NULL, *con_name = NULL, *dig_name = NULL, *sha_name = NULL;
 	_cleanup_free_ char *warn = NULL;
+	OutFile pipe_f = OUT_FILE_INIT;
+	SquashfsWriter sq = SQUASHFS_WRITER_INIT;
+	_cleanup_close_ int img_fd = -EBADF;
 	OutputStage stage = { .fd = -EBADF };
-	Buf path = {}, dig = {}, sha = {};
+	Buf path = {}, dig = {}, sha = {}, listing = {};
+	bool sqfs;
 	size_t sha_i = SIZE_MAX;
 	char **hex = NULL;
 	const char *ext;
@@ -1006,6 +699,7 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 
 	assert(req && ret && ret_err);
 	*ret_err = NULL;
+	sqfs = pack_compression_is_squashfs(req->compression);
 
 	ext = pack_extension(req->compression);
 	if (!ext) {
@@ -1075,6 +769,17 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		goto out;
 	}
 	p.root_dev = st.st_dev;
+	owner_names_load(req->root_fd, &p.owners);
+	if (sqfs && !squashfs_have("tar2sqfs")) {
+		r = fail(&p, -ENOENT, "pack: a squashfs image needs tar2sqfs (squashfs-tools-ng), "
+			 "which is not installed");
+		goto out;
+	}
+	if (sqfs && !squashfs_have("unsquashfs")) {
+		r = fail(&p, -ENOENT, "pack: CONTENTS of a squashfs image is `unsquashfs -ll`'s "
+			 "listing, and unsquashfs (squashfs-tools) is not installed");
+		goto out;
+	}
 
 	r = output_recover(req->out_dir_fd, req->note, req->note_userdata, &p.err);
 	if (r < 0)
@@ -1092,15 +797,26 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		r = fail(&p, r, "pack: creating '%s': %s", con_name, strerror(-r));
 		goto out;
 	}
-	if (sink_open(&p.tar_sink, &tar_f, mds, n_md) < 0 ||
-	    sink_open(&p.contents_sink, &con_f, mds, n_md) < 0) {
+	if (sqfs) {
+		/* The tar stream goes to tar2sqfs, which writes the image; the
+		 * digests are taken on the image once it is whole. */
+		pipe_f.final = xstrdup(tar_name);
+		r = squashfs_start(req->compression, req->threads, req->level, tar_f.fd, &sq,
+				   &pipe_f.fd, &p.err);
+		if (r < 0)
+			goto out;
+		r = sink_open(&p.tar_sink, &pipe_f, NULL, 0);
+	} else {
+		r = sink_open(&p.tar_sink, &tar_f, mds, n_md);
+	}
+	if (r < 0) {
 		r = fail(&p, -EINVAL, "pack: DIGESTS: cannot initialise the digests");
 		goto out;
 	}
 	r = tar_setup(&p);
 	if (r < 0)
 		goto out;
-	r = contents_setup(&p);
+	r = contents_open(&p.contents, &con_f, mds, n_md, &p.err);
 	if (r < 0)
 		goto out;
 
@@ -1114,13 +830,36 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		r = fail_tar(&p, NULL);
 		goto out;
 	}
-	r = contents_flush(&p, true);
+	if (sqfs) {
+		closep(&pipe_f.fd);
+		pipe_f.fd = -EBADF;
+		r = squashfs_finish(&sq, &p.err);
+		if (r < 0)
+			goto out;
+		img_fd = openat(stage.fd, tar_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (img_fd < 0) {
+			r = fail(&p, -errno, "pack: reading '%s': %m", tar_name);
+			goto out;
+		}
+		sink_done(&p.tar_sink);
+		r = sink_open(&p.tar_sink, &tar_f, mds, n_md);
+		if (r >= 0)
+			r = sink_hash_fd(&p.tar_sink, img_fd);
+		if (r < 0) {
+			r = fail(&p, r, "pack: reading '%s': %s", tar_name, strerror(-r));
+			goto out;
+		}
+		r = squashfs_listing(img_fd, &listing, &p.err);
+		if (r < 0)
+			goto out;
+		r = contents_add_raw(&p.contents, listing.data ? listing.data : "", listing.len,
+				     &p.err);
+		if (r < 0)
+			goto out;
+	}
+	r = contents_close(&p.contents, &p.err);
 	if (r < 0)
 		goto out;
-	if (close_archive(&p.contents) < 0) {
-		r = fail_contents(&p);
-		goto out;
-	}
 
 	/* DIGESTS and .sha256, from the digests taken while writing, as
 	 * catalyst's gen_digest_file() writes them (bsd: "NAME (file) = hex"
@@ -1130,7 +869,7 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		hex[i] = xmalloc(2 * EVP_MAX_MD_SIZE + 1);
 		hex[n_md + i] = xmalloc(2 * EVP_MAX_MD_SIZE + 1);
 		if (sink_hex(&p.tar_sink, i, hex[i]) < 0 ||
-		    sink_hex(&p.contents_sink, i, hex[n_md + i]) < 0) {
+		    sink_hex(&p.contents.sink, i, hex[n_md + i]) < 0) {
 			r = fail(&p, -EINVAL, "pack: DIGESTS: digest failed");
 			goto out;
 		}
@@ -1139,10 +878,10 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 		const char *fn = file == 0 ? tar_name : con_name;
 
 		for (size_t i = 0; i < n_digests; i++)
-			put_digest(&dig, req->digests[i], fn, hex[file * n_md + i], bsd);
+			digest_put(&dig, req->digests[i], fn, hex[file * n_md + i], bsd);
 	}
 	if (n_digests > 0) {
-		put_digest(&sha, "sha256", tar_name, hex[sha_i], bsd);
+		digest_put(&sha, "sha256", tar_name, hex[sha_i], bsd);
 		r = write_side(&p, stage.fd, dig_name, &dig, &dig_f, "DIGESTS");
 		if (r < 0)
 			goto out;
@@ -1177,14 +916,15 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	r = 0;
 out:
 	free_archive(&p.tar, &p.tar_sink);
-	free_archive(&p.contents, &p.contents_sink);
+	out_discard(&pipe_f);
+	squashfs_abort(&sq);
+	contents_done(&p.contents);
 	out_discard(&tar_f);
 	out_discard(&con_f);
 	out_discard(&dig_f);
 	out_discard(&sha_f);
 	output_stage_abort(&stage);
 	sink_done(&p.tar_sink);
-	sink_done(&p.contents_sink);
 	if (hex)
 		for (size_t i = 0; i < 2 * n_md; i++)
 			free(hex[i]);
@@ -1192,11 +932,12 @@ out:
 	for (size_t i = 0; i < p.cap_links; i++)
 		free(p.links[i].path);
 	free(p.links);
+	owner_names_done(&p.owners);
 	free(p.buf);
 	buf_done(&path);
 	buf_done(&dig);
 	buf_done(&sha);
-	buf_done(&p.listing);
+	buf_done(&listing);
 	if (r < 0)
 		*ret_err = p.err ? TAKE_PTR(p.err) : xasprintf("pack: %s", strerror(-r));
 	free(p.err);

@@ -14,36 +14,8 @@
 #ifndef ZEOLITE_PACK_H
 #define ZEOLITE_PACK_H
 
+#include "pack-modes.h"
 #include "util.h"
-
-typedef enum PackCompression {
-	PACK_NONE,
-	PACK_XZ,
-	PACK_ZSTD,
-	PACK_GZIP,
-	PACK_BZIP2,
-	_PACK_COMPRESSION_MAX,
-} PackCompression;
-
-/*
- * Map a catalyst compression_mode to a libarchive filter:
- *   xz, xz_x                     PACK_XZ, *RET_THREADS 0
- *   pixz, pixz_i, pixz_x         PACK_XZ, threads = online CPUs
- *   zstd, zstd_x                 PACK_ZSTD, 0
- *   pzstd, pzstd_x               PACK_ZSTD, online CPUs
- *   gzip, gzip_x, pigz, pigz_x   PACK_GZIP, 0 (libarchive has no threaded gzip)
- *   bzip2, bzip2_x, lbzip2, lbzip2_x   PACK_BZIP2, 0 (nor threaded bzip2)
- *   tar, tar_x                   PACK_NONE, 0
- * The "_x" variants (xattrs) map like their base: zeolite always keeps
- * xattrs.  *RET_THREADS is 0 for "as libarchive decides" (one thread) or
- * the thread count to ask for; RET and RET_THREADS may be NULL.  -EINVAL
- * for modes zeolite cannot pack a stage with (rsync, squashfs_*, lzip,
- * lzma, lzop) and anything else.
- */
-int pack_compression_from_mode(const char *mode, PackCompression *ret, int *ret_threads);
-
-/* "tar.xz", "tar.zst", "tar.gz", "tar.bz2", "tar"; NULL for a bad value. */
-const char *pack_extension(PackCompression c);
 
 typedef struct PackRequest {
 	int root_fd;            /* the tree to pack (its content becomes the archive root "./") */

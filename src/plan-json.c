@@ -110,6 +110,23 @@ void plan_to_json(const Plan *p, Buf *b)
 		buf_putc(b, '}');
 	}
 	buf_putc(b, ']');
+	key(b, &first, "repos");
+	buf_putc(b, '[');
+	for (size_t i = 0; i < p->n_repos; i++) {
+		bool f = true;
+		if (i)
+			buf_putc(b, ',');
+		buf_putc(b, '{');
+		kv(b, &f, "name", p->repos[i].name);
+		kv(b, &f, "source", p->repos[i].source);
+		kv(b, &f, "location", p->repos[i].location);
+		kv(b, &f, "repos_conf", p->repos[i].conf);
+		key(b, &f, "keep");
+		buf_puts(b, p->repos[i].keep ? "true" : "false");
+		buf_putc(b, '}');
+	}
+	buf_putc(b, ']');
+	kv(b, &first, "binrepos_conf", p->binrepos_conf);
 	kv(b, &first, "make_conf_build", p->make_conf_build);
 	kv(b, &first, "make_conf_shipped", p->make_conf_shipped);
 	key(b, &first, "make_conf_seed_read");

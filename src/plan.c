@@ -75,17 +75,6 @@ static int find_seed(Plan *b, char **ret_err)
 	Seed seed;
 	int r;
 
-	/* catalyst: with seedcache, tmp/<source_subpath>/ (a directory) first. */
-	if (has_option(b->cfg, "seedcache") && sub) {
-		struct stat s;
-		if (fstatat(b->st->tmp_fd, sub, &s, 0) == 0 && S_ISDIR(s.st_mode)) {
-			*ret_err = xasprintf("%s:%u: seed %s/tmp/%s is a directory (catalyst's seedcache): "
-					     "zeolite cannot build from a seed directory yet; remove it or drop "
-					     "the seedcache option",
-					     b->spec_path, spec_line(b->spec, "source_subpath"), b->st->path, sub);
-			return -EINVAL;
-		}
-	}
 	r = seed_resolve(b->st->builds_fd, builds, sub, &seed, &e);
 	if (r < 0) {
 		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "source_subpath"), e);
@@ -289,7 +278,7 @@ static int plan_resolve(Plan *b, char **ret_err)
 				     spec_line(b->spec, "compression_mode"), mode);
 		return -EINVAL;
 	}
-	b->out_name = xasprintf("%s.%s", b->name, pack_extension(b->compression));
+	b->out_name = xasprintf("%s.%s", b->name, pack_mode_extension(mode));
 	rx = spec_get_string(b->spec, "rename_regexp");
 	if (rx) {
 		r = apply_rename_regexp(b, rx, ret_err);
@@ -379,19 +368,19 @@ static char **plan_env(const Plan *b)
 #define SET(k, v) env_set(&env, &n, &cap, (k), (v))
 #define SETTING(k, v) env_setting(&env, &n, &cap, (k), (v))
 
-	SET("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-	SET("HOME", "/root");
+	/* catalyst's TargetBase: PATH and TERM, nothing else of the host. */
+	SET("PATH", "/bin:/sbin:/usr/bin:/usr/sbin");
 	SET("TERM", getenv("TERM") ? getenv("TERM") : "dumb");
-	/* The config's settings that mean the same in the chroot. */
+	/* The config's settings (catalyst's confdefaults where unset). */
 	SETTING("repo_name", b->repo_name);
-	SETTING("repo_basedir", "/var/db/repos");
+	SETTING("repo_basedir", b->cfg->repo_basedir ? b->cfg->repo_basedir : "/var/db/repos");
 	SETTING("port_conf", "/etc/portage");
 	SETTING("make_conf", "/etc/portage/make.conf");
 	SETTING("repos_conf", "/etc/portage/repos.conf");
 	SETTING("binrepos_conf", "/etc/portage/binrepos.conf");
-	SETTING("distdir", "/var/cache/distfiles");
-	SETTING("target_distdir", b->cfg->target_distdir ? b->cfg->target_distdir : "/var/cache/distfiles");
-	SETTING("target_pkgdir", b->cfg->target_pkgdir ? b->cfg->target_pkgdir : "/var/cache/binpkgs");
+	SETTING("distdir", b->distdir);
+	SETTING("target_distdir", b->target_distdir);
+	SETTING("target_pkgdir", b->target_pkgdir);
 	SETTING("pkgdir", "/var/cache/binpkgs");
 	SETTING("port_tmpdir", "/var/tmp/portage");
 	SETTING("target_logdir", b->cfg->target_logdir ? b->cfg->target_logdir : "/var/log/portage");
@@ -401,13 +390,38 @@ static char **plan_env(const Plan *b)
 		SETTING("compression_mode", b->cfg->compression_mode);
 	if (b->cfg->digest_format)
 		SETTING("digest_format", b->cfg->digest_format);
-	/* The spec, as catalyst's settings take it. */
+	/* The spec, as catalyst's settings take it: the <target>/ keys its
+	 * set_use, set_fsscript, set_rcadd, set_rcdel, set_groups and
+	 * set_users move (and delete) are exported under their new names. */
 	for (size_t i = 0; i < b->spec->n; i++) {
+		static const char *const moved[] = { "use", "fsscript", "rcadd", "rcdel", "groups", "users" };
 		const SpecEntry *e = &b->spec->v[i];
 		_cleanup_free_ char *v = spec_joined(b->spec, e->key);
+		size_t tl = strlen(b->target);
+		if (strncmp(e->key, b->target, tl) == 0 && e->key[tl] == '/' &&
+		    spec_word_in(e->key + tl + 1, moved, ELEMENTSOF(moved)))
+			continue;
 		SETTING(e->key, v);
 	}
-	/* catalyst's derived settings. */
+	{
+		_cleanup_free_ char *ku = xasprintf("%s/use", b->target), *kg = xasprintf("%s/groups", b->target),
+				    *kus = xasprintf("%s/users", b->target);
+		_cleanup_free_ char *vu = spec_joined(b->spec, ku), *vus = spec_joined(b->spec, kus);
+		_cleanup_free_ char *vg = spec_joined(b->spec, kg);
+		const SpecEntry *g = spec_get(b->spec, kg);
+		/* groups: one word is split on commas, a list is taken as it is. */
+		if (g && g->n_words == 1)
+			for (char *c = vg; *c; c++)
+				if (*c == ',')
+					*c = ' ';
+		SETTING("use", vu ? vu : "");
+		SETTING("groups", vg ? vg : "");
+		SETTING("users", vus ? vus : "");
+		SETTING("ssh_public_keys", "");
+	}
+	/* catalyst's derived settings; catalyst_use is what set_catalyst_use
+	 * leaves (bindist with the option, else nothing). */
+	SETTING("catalyst_use", has_option(b->cfg, "bindist") ? "bindist" : "");
 	SETTING("spec_prefix", b->target);
 	SETTING("target_profile", b->profile);
 	SETTING("hostarch", b->subarch);
@@ -415,15 +429,68 @@ static char **plan_env(const Plan *b)
 	SETTING("target_subpath", subpath);
 	SETTING("target_subpath_unversioned", subpath_unv);
 	SETTING("source_path", b->seed_path);
-	SETTING("target_path", b->out_dir);
+	/* catalyst's set_target_path: builds/<target_subpath>, no slash. */
+	{
+		_cleanup_free_ char *tp = xasprintf("%s/builds/%s", b->st->path, subpath);
+		SETTING("target_path", tp);
+	}
 	SETTING("chroot_path", b->work);
+	{
+		bool s1 = strcmp(b->target, "stage1") == 0;
+		_cleanup_free_ char *sp = xasprintf("%s%s", b->work, s1 ? "/tmp/stage1root" : "");
+		Buf cl = { 0 };
+		SETTING("stage_path", sp);
+		/* set_cleanables, stage1's and stage4's changes included */
+		buf_puts(&cl, "/etc/machine-id");
+		if (strcmp(b->target, "stage4") != 0)
+			buf_puts(&cl, " /etc/resolv.conf");
+		buf_puts(&cl, " /etc/sandbox.d/99catalyst /var/tmp/* /tmp/*");
+		if (s1)
+			buf_puts(&cl, " /etc/portage/package*");
+		SETTING("cleanables", cl.data);
+		buf_done(&cl);
+	}
+	SET("clst_CHROOT", b->arch.personality ? (strcmp(b->arch.personality, "linux32") == 0
+						      ? "setarch linux32 chroot" : "setarch s390 chroot")
+					       : "chroot");
+	SETTING("shdir", PLAN_TARGETS_DIR);
 	/* catalyst: "/tmp/stage1root" for stage1, "/" (exported as "") else. */
 	SETTING("root_path", strcmp(b->target, "stage1") == 0 ? "/tmp/stage1root" : "/");
-	SETTING("pkgcache_path", "/var/cache/binpkgs");
-	if (b->arch.chost)
-		SET("clst_CHOST", b->arch.chost);
-	if (b->arch.common_flags)
-		SET("clst_COMMON_FLAGS", b->arch.common_flags);
+	/* set_pkgcache_path runs only with pkgcache: the host's path. */
+	if (b->pkgcache)
+		SETTING("pkgcache_path", b->pkgcache_path);
+	if (b->cfg->port_logdir) {
+		SETTING("port_logdir", b->cfg->port_logdir);
+		SET("PORTAGE_LOGDIR", b->cfg->target_logdir ? b->cfg->target_logdir : "/var/log/portage");
+	}
+	if (b->ccache_dir)
+		SET("CCACHE_DIR", "/var/tmp/ccache");
+	if (b->cfg->envscript)
+		SETTING("envscript", b->cfg->envscript);
+	if (b->cfg->binhost && *b->cfg->binhost)
+		SETTING("binhost", b->cfg->binhost);
+	if (b->cfg->var_tmpfs_portage) {
+		_cleanup_free_ char *v = xasprintf("%ld", b->cfg->var_tmpfs_portage_size);
+		SETTING("var_tmpfs_portage", v);
+	}
+	/* The subarch's settings (arch/NAME.toml), as catalyst merges them into
+	 * its settings: CPU_FLAGS_*, USE and HOSTUSE as lists. */
+	if (b->arch.cpu_flags_var && b->arch.cpu_flags) {
+		_cleanup_free_ char *name = xasprintf("clst_%s", b->arch.cpu_flags_var);
+		SET(name, b->arch.cpu_flags);
+	}
+	if (b->arch.use)
+		SET("clst_USE", b->arch.use);
+	if (b->arch.hostuse)
+		SET("clst_HOSTUSE", b->arch.hostuse);
+	/* COMMON_FLAGS .. CHOST as write_make_conf uses them (the spec's,
+	 * the seed's make.conf's or the subarch's). */
+	for (char **v = b->make_conf_vars; v && *v; v++) {
+		_cleanup_free_ char *name = xasprintf("clst_%s", *v);
+		char *eq = strchr(name, '=');
+		*eq = '\0';
+		SET(name, eq + 1);
+	}
 	if (b->fsscript_chroot)
 		SETTING("fsscript", b->fsscript_chroot);
 	/* catalyst moves <target>/rcadd, /rcdel to rcadd, rcdel. */
@@ -456,29 +523,37 @@ static char **plan_env(const Plan *b)
 			SET("clst_root_overlay", ro.data);
 		buf_done(&ro);
 	}
+	/* setup_environment: jobs and load-average only when set; MAKEOPTS
+	 * and NINJAOPTS always (maybe empty); MAKEFLAGS with jobserver-fifo. */
 	{
-		_cleanup_free_ char *j = b->cfg->jobs > 0 ? xasprintf("%ld", b->cfg->jobs) : xstrdup("1");
-		Buf mo = { 0 };
-		SET("clst_jobs", j);
-		SET("clst_load_average", b->cfg->load_average ? b->cfg->load_average : "");
-		if (b->cfg->jobs > 0)
+		Buf mo = { 0 }, no = { 0 };
+		if (b->cfg->jobs > 0) {
+			_cleanup_free_ char *j = xasprintf("%ld", b->cfg->jobs);
+			SET("clst_jobs", j);
 			buf_printf(&mo, "-j%ld", b->cfg->jobs);
-		if (b->cfg->load_average)
+		}
+		if (b->cfg->load_average) {
+			SET("clst_load_average", b->cfg->load_average);
 			buf_printf(&mo, "%s-l%s", mo.len ? " " : "", b->cfg->load_average);
+		}
 		SET("MAKEOPTS", mo.data ? mo.data : "");
+		if (b->cfg->jobserver_fifo) {
+			if (b->cfg->load_average)
+				buf_printf(&no, "-l%s", b->cfg->load_average);
+			else if (mo.data)
+				buf_puts(&no, mo.data);
+		}
+		SET("NINJAOPTS", no.data ? no.data : "");
+		if (b->cfg->jobserver_fifo) {
+			Buf mf = { 0 };
+			if (b->cfg->load_average)
+				buf_printf(&mf, "-l%s ", b->cfg->load_average);
+			buf_printf(&mf, "--jobserver-auth=fifo:%s", b->cfg->jobserver_fifo);
+			SET("MAKEFLAGS", mf.data);
+			buf_done(&mf);
+		}
 		buf_done(&mo);
-	}
-	{
-		Buf eo = { 0 };
-		if (b->cfg->jobs > 0)
-			buf_printf(&eo, "--jobs %ld ", b->cfg->jobs);
-		if (b->cfg->load_average)
-			buf_printf(&eo, "--load-average %s ", b->cfg->load_average);
-		if (has_option(b->cfg, "pkgcache"))
-			buf_puts(&eo, "--usepkg --buildpkg ");
-		buf_puts(&eo, "--quiet");
-		SET("clst_emerge_opts", eo.data);
-		buf_done(&eo);
+		buf_done(&no);
 	}
 #undef SET
 #undef SETTING
@@ -514,7 +589,7 @@ static int render_make_conf(Plan *b, const char *seed_text, char **ret_err)
 			    *cxxflags = spec_joined(b->spec, "cxxflags"), *fcflags = spec_joined(b->spec, "fcflags"),
 			    *fflags = spec_joined(b->spec, "fflags"), *ldflags = spec_joined(b->spec, "ldflags");
 	_cleanup_free_ char *e = NULL;
-	char *mb = NULL, *ms = NULL;
+	char *mb = NULL, *ms = NULL, **vars = NULL;
 	int r;
 
 	MakeConfInput in = {
@@ -535,7 +610,7 @@ static int render_make_conf(Plan *b, const char *seed_text, char **ret_err)
 		.target_distdir = b->cfg->target_distdir,
 		.target_pkgdir = b->cfg->target_pkgdir,
 	};
-	r = make_conf_render(&in, &mb, &ms, &e);
+	r = make_conf_render_vars(&in, &mb, &ms, &vars, &e);
 	if (r < 0) {
 		*ret_err = xasprintf("%s: make.conf: %s", b->spec_path, e ? e : strerror(-r));
 		return r;
@@ -544,6 +619,14 @@ static int render_make_conf(Plan *b, const char *seed_text, char **ret_err)
 	free(b->make_conf_shipped);
 	b->make_conf_build = mb;
 	b->make_conf_shipped = ms;
+	strv_free(b->make_conf_vars);
+	b->make_conf_vars = vars;
+	/* Once the environment exists (plan_set_seed_make_conf()), its
+	 * clst_CHOST, clst_COMMON_FLAGS, ... follow. */
+	if (b->env) {
+		strv_free(b->env);
+		b->env = plan_env(b);
+	}
 	return 0;
 }
 
@@ -555,6 +638,164 @@ int plan_set_seed_make_conf(Plan *p, const char *text, char **ret_err)
 	return r;
 }
 
+
+/* ---- repositories, binrepos, host directories ------------------------- */
+
+/* First line of FILE below DIR_FD, blanks trimmed; NULL if none. */
+static char *first_line(int dir_fd, const char *file)
+{
+	_cleanup_free_ char *t = NULL;
+	size_t n;
+
+	if (read_file_at(dir_fd, file, 65536, &t, &n) < 0)
+		return NULL;
+	char *s = t + strspn(t, " \t");
+	s[strcspn(s, "\r\n")] = '\0';
+	for (size_t l = strlen(s); l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t'); l--)
+		s[l - 1] = '\0';
+	return *s ? xstrdup(s) : NULL;
+}
+
+/* The name of the repository in directory PATH, as portage's RepoConfig
+ * finds it: metadata/layout.conf repo-name, else profiles/repo_name. */
+static char *repo_name_of_dir(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *layout = NULL;
+	size_t n;
+
+	if (fd < 0)
+		return NULL;
+	if (read_file_at(fd, "metadata/layout.conf", 1024 * 1024, &layout, &n) == 0) {
+		for (char *l = layout, *e; l && *l; l = e) {
+			e = strchr(l, '\n');
+			if (e)
+				*e++ = '\0';
+			l += strspn(l, " \t");
+			if (strncmp(l, "repo-name", 9) != 0)
+				continue;
+			l += 9;
+			l += strspn(l, " \t");
+			if (*l != '=')
+				continue;
+			l++;
+			l += strspn(l, " \t");
+			for (size_t k = strlen(l); k > 0 && strchr(" \t\r", l[k - 1]); k--)
+				l[k - 1] = '\0';
+			if (*l)
+				return xstrdup(l);
+		}
+	}
+	return first_line(fd, "profiles/repo_name");
+}
+
+static bool repo_name_ok(const char *n)
+{
+	if (!*n || n[0] == '-' || n[0] == '.')
+		return false;
+	for (const char *c = n; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-'))
+			return false;
+	return true;
+}
+
+static void add_repo(Plan *b, const char *source, const char *name, bool main)
+{
+	PlanRepo *r;
+
+	b->repos = xrealloc(b->repos, (b->n_repos + 1) * sizeof(*b->repos));
+	r = &b->repos[b->n_repos++];
+	*r = (PlanRepo) {
+		.source = xstrdup(source),
+		.name = xstrdup(name),
+		.location = xasprintf("%s/%s", strcmp(b->cfg->repo_basedir, "/") == 0 ? "" : b->cfg->repo_basedir, name),
+		.main = main,
+	};
+	/* process_repos: no entry for the main repository at portage's
+	 * default location (/var/db/repos/gentoo); the main repository
+	 * elsewhere is main-repo of [DEFAULT]. */
+	if (main && strcmp(r->location, "/var/db/repos/gentoo") == 0)
+		r->conf = NULL;
+	else if (main)
+		r->conf = xasprintf("[DEFAULT]\nmain-repo = %s\n\n[%s]\nlocation = %s\n\n", name, name, r->location);
+	else
+		r->conf = xasprintf("[%s]\nlocation = %s\n\n", name, r->location);
+}
+
+/* The snapshot and spec repos (directories, read-only) with their
+ * repos.conf entries; keep_repos marks those whose entries ship. */
+static int plan_repos(Plan *b, char **ret_err)
+{
+	const SpecEntry *e = spec_get(b->spec, "repos"), *k = spec_get(b->spec, "keep_repos");
+
+	add_repo(b, b->snapshot_path, b->repo_name, true);
+	for (char **w = e ? e->words : NULL; w && *w; w++) {
+		struct stat st;
+		_cleanup_free_ char *name = NULL;
+
+		if ((*w)[0] != '/' || stat(*w, &st) < 0) {
+			*ret_err = xasprintf("%s:%u: repos: '%s' is not an absolute path to a directory", b->spec_path,
+					     e->line, *w);
+			return -EINVAL;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			*ret_err = xasprintf("%s:%u: repos: '%s' is not a directory (zeolite does not mount .sqfs "
+					     "repositories yet; unpack it into a directory)",
+					     b->spec_path, e->line, *w);
+			return -EINVAL;
+		}
+		name = repo_name_of_dir(*w);
+		if (!name || !repo_name_ok(name)) {
+			*ret_err = xasprintf("%s:%u: repos: missing name in repository %s (no profiles/repo_name or "
+					     "metadata/layout.conf repo-name)",
+					     b->spec_path, e->line, *w);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < b->n_repos; i++)
+			if (strcmp(b->repos[i].name, name) == 0) {
+				*ret_err = xasprintf("%s:%u: repos: '%s' is repository '%s', which the build has "
+						     "already (%s)",
+						     b->spec_path, e->line, *w, name, b->repos[i].source);
+				return -EINVAL;
+			}
+		add_repo(b, *w, name, false);
+	}
+	for (char **w = k ? k->words : NULL; w && *w; w++) {
+		bool found = false;
+		for (size_t i = 0; i < b->n_repos; i++)
+			if (strcmp(b->repos[i].name, *w) == 0)
+				found = b->repos[i].keep = true;
+		/* catalyst warns and goes on; a name that matches nothing is
+		 * a spec error here. */
+		if (!found) {
+			*ret_err = xasprintf("%s:%u: keep_repos references unknown repo '%s'", b->spec_path, k->line,
+					     *w);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* write_binrepos_conf: only when the config has a binhost and the spec a
+ * binrepo_path. */
+static char *binrepos_text(const Plan *b)
+{
+	const char *path = spec_get_string(b->spec, "binrepo_path");
+
+	if (!b->cfg->binhost || !*b->cfg->binhost || !path)
+		return NULL;
+	return xasprintf("# These settings were set by the catalyst build script that automatically\n"
+			 "# built this stage.\n"
+			 "# Please consider using a local mirror.\n\n"
+			 "[gentoo]\n"
+			 "priority = 1\n"
+			 "sync-uri = %s%s\n"
+			 "location = /var/cache/binhost/gentoo\n"
+			 "verify-signature = true\n",
+			 b->cfg->binhost, path);
+}
+
 static void add_mount(Plan *p, const char *source, const char *target, const char *kind, bool ro)
 {
 	p->mounts = realloc(p->mounts, (p->n_mounts + 1) * sizeof(PlanMount));
@@ -563,6 +804,31 @@ static void add_mount(Plan *p, const char *source, const char *target, const cha
 	p->mounts[p->n_mounts++] = (PlanMount) {
 		.source = xstrdup(source), .target = xstrdup(target), .kind = kind, .read_only = ro,
 	};
+}
+
+int plan_check_options(const Config *cfg, Diags *d)
+{
+	ConfigOrigin o = config_origin(cfg, "options");
+	_cleanup_free_ char *where = o.file ? xasprintf("%s:%u", o.file, o.line) : xstrdup("options");
+	size_t errors = d->n_errors;
+	const char *names[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < spec_options_n && n < ELEMENTSOF(names); i++)
+		names[n++] = spec_options[i].name;
+	for (char **w = cfg->options; w && *w; w++) {
+		const SpecOption *opt = spec_option_lookup(*w);
+		if (opt && opt->refused)
+			diags_add(d, false, "%s: option '%s' is not supported by zeolite: %s", where, *w, opt->refused);
+		else if (!opt) {
+			const char *hint = spec_did_you_mean(*w, names, n);
+			if (hint)
+				diags_add(d, false, "%s: unknown option '%s' (did you mean '%s'?)", where, *w, hint);
+			else
+				diags_add(d, false, "%s: unknown option '%s'", where, *w);
+		}
+	}
+	return d->n_errors > errors ? -EINVAL : 0;
 }
 
 int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *b, char **ret_err)
@@ -584,15 +850,20 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 		*ret_err = xasprintf("%s:%u: %s", spec_path, spec_line(spec, "subarch"), e ? e : strerror(-r));
 		return r == -ENOENT ? -EINVAL : r;
 	}
-	/* catalyst's config_profile_link: "repo:path" names another repository's
-	 * profile; zeolite mounts only the snapshot's (spec key repos has no
-	 * effect yet), so another repository's profile cannot resolve. */
+	r = plan_repos(b, ret_err);
+	if (r < 0)
+		return r;
+	/* catalyst's config_profile_link: "repo:path" names a profile of
+	 * another repository, which must be one the build mounts. */
 	if (b->profile && strchr(b->profile, ':')) {
 		size_t n = (size_t) (strchr(b->profile, ':') - b->profile);
-		if (strlen(b->repo_name) != n || strncmp(b->profile, b->repo_name, n) != 0) {
-			*ret_err = xasprintf("%s:%u: profile '%s' is in repository '%.*s', but only the snapshot's "
-					     "repository '%s' is available to a build (zeolite does not mount "
-					     "spec 'repos' yet)",
+		bool found = false;
+		for (size_t i = 0; i < b->n_repos; i++)
+			if (strlen(b->repos[i].name) == n && strncmp(b->profile, b->repos[i].name, n) == 0)
+				found = true;
+		if (!found) {
+			*ret_err = xasprintf("%s:%u: profile '%s' is in repository '%.*s', which is neither the "
+					     "snapshot's ('%s') nor one of spec 'repos'",
 					     spec_path, spec_line(spec, "profile"), b->profile, (int) n, b->profile,
 					     b->repo_name);
 			return -EINVAL;
@@ -615,18 +886,51 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	else
 		b->pkgcache_path = xasprintf("%s/packages/%s/%s-%s", st->path, b->rel_type, b->target, b->subarch);
 	b->distdir = xstrdup(cfg->distdir);
+	b->target_distdir = xstrdup(cfg->target_distdir ? cfg->target_distdir : "/var/cache/distfiles");
+	b->target_pkgdir = xstrdup(cfg->target_pkgdir ? cfg->target_pkgdir : "/var/cache/binpkgs");
+	b->pkgcache = has_option(cfg, "pkgcache");
 	b->use_images = cfg->cache_format && strcmp(cfg->cache_format, "image") == 0;
-	b->repo_dir = xasprintf("/var/db/repos/%s", b->repo_name);
+	b->repo_dir = xstrdup(b->repos[0].location);
+	b->binrepos_conf = binrepos_text(b);
+	if (cfg->jobserver_fifo)
+		b->sandbox_conf = xasprintf("SANDBOX_WRITE=\"%s\"", cfg->jobserver_fifo);
+	/* ccache: the host's CCACHE_DIR (or /var/tmp/ccache) at /var/tmp/ccache. */
+	if (has_option(cfg, "ccache")) {
+		const char *cc = secure_getenv("CCACHE_DIR");
+		struct stat cs;
+		b->ccache_dir = xstrdup(cc && *cc ? cc : "/var/tmp/ccache");
+		if (stat(b->ccache_dir, &cs) < 0 || !S_ISDIR(cs.st_mode)) {
+			*ret_err = xasprintf("option ccache: compiler cache support can't be enabled (can't find %s)",
+					     b->ccache_dir);
+			return -EINVAL;
+		}
+	}
+	if (cfg->port_logdir)
+		b->port_logdir = xasprintf("%s/%s/%s", cfg->port_logdir, b->rel_type, b->name);
 	r = render_make_conf(b, NULL, ret_err);
 	if (r < 0)
 		return r;
 	b->env = plan_env(b);
 
+	/* catalyst's MOUNT_DEFAULTS, in its order (proc, dev, devpts, shm and
+	 * run are the sandbox's own), the repositories first. */
 	add_mount(b, b->seed_target, "/", "overlay-lower", true);
 	add_mount(b, b->snapshot_path, b->repo_dir, b->snapshot_is_image ? "squashfs" : "bind", true);
+	for (size_t i = 1; i < b->n_repos; i++)
+		add_mount(b, b->repos[i].source, b->repos[i].location, "bind", true);
 	add_mount(b, b->targets_dir, PLAN_TARGETS_DIR, "bind", true);
-	add_mount(b, b->distdir, "/var/cache/distfiles", "bind", false);
-	add_mount(b, b->pkgcache_path, "/var/cache/binpkgs", "bind", false);
+	add_mount(b, b->distdir, b->target_distdir, "bind", false);
+	if (b->pkgcache)
+		add_mount(b, b->pkgcache_path, b->target_pkgdir, "bind", false);
+	if (cfg->var_tmpfs_portage && cfg->var_tmpfs_portage_size > 0) {
+		_cleanup_free_ char *o = xasprintf("size=%ldG", cfg->var_tmpfs_portage_size);
+		add_mount(b, o, "/var/tmp/portage", "tmpfs", false);
+	}
+	if (b->port_logdir)
+		add_mount(b, b->port_logdir, cfg->target_logdir ? cfg->target_logdir : "/var/log/portage", "bind",
+			  false);
+	if (b->ccache_dir)
+		add_mount(b, b->ccache_dir, "/var/tmp/ccache", "bind", false);
 	return 0;
 }
 
@@ -648,6 +952,19 @@ void plan_done(Plan *b)
 	free(b->pkgcache_path);
 	free(b->distdir);
 	free(b->repo_dir);
+	for (size_t i = 0; i < b->n_repos; i++) {
+		free(b->repos[i].source);
+		free(b->repos[i].name);
+		free(b->repos[i].location);
+		free(b->repos[i].conf);
+	}
+	free(b->repos);
+	free(b->binrepos_conf);
+	free(b->sandbox_conf);
+	free(b->ccache_dir);
+	free(b->port_logdir);
+	free(b->target_distdir);
+	free(b->target_pkgdir);
 	free(b->confdir);
 	free(b->fsscript);
 	free(b->fsscript_chroot);
@@ -656,6 +973,7 @@ void plan_done(Plan *b)
 	subarch_done(&b->arch);
 	free(b->make_conf_build);
 	free(b->make_conf_shipped);
+	strv_free(b->make_conf_vars);
 	strv_free(b->env);
 	for (size_t i = 0; i < b->n_mounts; i++) {
 		free(b->mounts[i].source);

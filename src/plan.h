@@ -35,6 +35,16 @@ typedef struct PlanMount {
 	bool read_only;
 } PlanMount;
 
+/* A repository the build sees: the snapshot (main) or one of spec repos. */
+typedef struct PlanRepo {
+	char *source;   /* host: the snapshot, or a repos directory */
+	char *name;     /* its repo_name */
+	char *location; /* in the chroot: <repo_basedir>/<name> */
+	char *conf;     /* repos.conf/<name>.conf as catalyst's process_repos writes it, or NULL (none) */
+	bool main;      /* the snapshot */
+	bool keep;      /* keep_repos names it: its entry and mount point ship */
+} PlanRepo;
+
 typedef struct Plan {
 	const Config *cfg;
 	const Spec *spec;
@@ -74,9 +84,19 @@ typedef struct Plan {
 	char *make_conf_build;  /* etc/portage/make.conf during the build */
 	char *make_conf_shipped;/* ... and in the stage that ships */
 	bool make_conf_seed_read; /* the seed's make.conf was taken into account */
+	char **make_conf_vars;  /* "CHOST=...", ... as write_make_conf used them (make-conf.h) */
 	char **env;             /* "NAME=value", NULL-terminated: the scripts' environment */
 	PlanMount *mounts;
 	size_t n_mounts;
+	PlanRepo *repos;        /* [0] is the snapshot, then spec repos in order */
+	size_t n_repos;
+	char *binrepos_conf;    /* etc/portage/binrepos.conf/gentoo.conf (binhost + binrepo_path), or NULL */
+	char *sandbox_conf;     /* etc/sandbox.d/99catalyst (jobserver-fifo), or NULL */
+	char *ccache_dir;       /* host directory bound at /var/tmp/ccache (option ccache), or NULL */
+	char *port_logdir;      /* host: <port_logdir>/<target_subpath>, bound at target_logdir, or NULL */
+	char *target_distdir;   /* in the chroot: where distdir is bound */
+	char *target_pkgdir;    /* in the chroot: where the package cache is bound (option pkgcache) */
+	bool pkgcache;          /* option pkgcache: the package cache is mounted */
 	const char *const *steps; /* the target script's steps, in order */
 	size_t n_steps;
 	PackCompression compression;
@@ -94,6 +114,11 @@ typedef struct Plan {
  */
 int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *ret,
 	      char **ret_err);
+
+/* The config's options: catalyst's that zeolite honours pass; one it
+ * does not honour, or an unknown word (with a "did you mean" hint), is an
+ * error "FILE:LINE: ..." in D.  Returns 0 or -EINVAL. */
+int plan_check_options(const Config *cfg, Diags *d);
 
 /* Render the make.conf texts again with the seed's etc/portage/make.conf
  * (TEXT, or NULL when it has none): stage2-4 keep its flags and CHOST. */

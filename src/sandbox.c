@@ -510,8 +510,12 @@ _noreturn_ static void child_main(const SandboxConfig *c, int err_fd)
 	for (size_t i = 0; i < c->n_binds; i++) {
 		const SandboxBind *b = &c->binds[i];
 
-		bind_in_root(&k, b->source, b->target,
-			     MS_NOSUID | MS_NODEV | (b->read_only ? MS_RDONLY : 0), true);
+		if (b->tmpfs_options)
+			mount_in_root(&k, "tmpfs", b->target,
+				      MS_NOSUID | MS_NODEV | (b->read_only ? MS_RDONLY : 0), b->tmpfs_options);
+		else
+			bind_in_root(&k, b->source, b->target,
+				     MS_NOSUID | MS_NODEV | (b->read_only ? MS_RDONLY : 0), true);
 	}
 
 	enter_root(&k);
@@ -570,7 +574,7 @@ static const char *config_problem(const SandboxConfig *c)
 	if (c->n_binds > 0 && !c->binds)
 		return "no binds";
 	for (size_t i = 0; i < c->n_binds; i++)
-		if (!c->binds[i].source || !*c->binds[i].source ||
+		if ((!c->binds[i].tmpfs_options && (!c->binds[i].source || !*c->binds[i].source)) ||
 		    !path_ok_inside(c->binds[i].target))
 			return "bad bind";
 	if (!c->hostname || !*c->hostname || strlen(c->hostname) > 64)

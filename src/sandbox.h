@@ -18,9 +18,12 @@
 #include "util.h"
 
 typedef struct SandboxBind {
-	const char *source;   /* host path */
+	const char *source;   /* host path (unused for a tmpfs) */
 	const char *target;   /* path inside the root */
 	bool read_only;
+	/* Not NULL: a tmpfs with these mount options ("size=4G"), not a
+	 * bind (catalyst's var_tmpfs_portage). */
+	const char *tmpfs_options;
 } SandboxBind;
 
 typedef struct SandboxConfig {

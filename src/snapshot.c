@@ -32,7 +32,9 @@
  * is an EPIPE error, not the death of zeolite.
  */
 #include "snapshot.h"
+#include "catalyst-lock.h"
 #include "child.h"
+#include "snapshot-name.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -67,7 +69,8 @@ static bool is_hex_id(const char *s, size_t n)
 	return true;
 }
 
-static int git_resolve(const char *git_dir, const char *treeish, const sigset_t *mask,
+/* TREEISH^{KIND} (KIND "commit" or "tree") in GIT_DIR as a full hex id. */
+static int git_resolve(const char *git_dir, const char *treeish, const char *kind, const sigset_t *mask,
 		       char **ret_id, char **ret_err)
 {
 	Child _cleanup_(child_done) c = CHILD_INIT("git rev-parse");
@@ -81,7 +84,7 @@ static int git_resolve(const char *git_dir, const char *treeish, const sigset_t 
 		*ret_err = xasprintf("'%s' is not a valid tree-ish", treeish);
 		return -EINVAL;
 	}
-	spec = xasprintf("%s^{commit}", treeish);
+	spec = xasprintf("%s^{%s}", treeish, kind);
 
 	out_fd = memfd_create("zeolite-git-stdout", MFD_CLOEXEC);
 	if (out_fd < 0) {
@@ -100,7 +103,7 @@ static int git_resolve(const char *git_dir, const char *treeish, const sigset_t 
 	}
 	if (child_failed(&c)) {
 		_cleanup_free_ char *line = child_stderr_line(&c);
-		*ret_err = xasprintf("'%s' is not a commit in %s: %s", treeish, git_dir,
+		*ret_err = xasprintf("'%s' is not a %s in %s: %s", treeish, kind, git_dir,
 				     *line ? line : "git rev-parse failed");
 		return -EINVAL;
 	}
@@ -114,7 +117,7 @@ static int git_resolve(const char *git_dir, const char *treeish, const sigset_t 
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;
 	if (!is_hex_id(buf, (size_t) n)) {
-		*ret_err = xasprintf("git rev-parse gave no commit id for '%s' in %s", treeish, git_dir);
+		*ret_err = xasprintf("git rev-parse gave no %s id for '%s' in %s", kind, treeish, git_dir);
 		return -EIO;
 	}
 	*ret_id = xstrndup(buf, (size_t) n);
@@ -870,50 +873,17 @@ static bool repo_name_valid(const char *s)
 	return true;
 }
 
-static int snapshot_make_guarded(const Store *store, const SnapshotRequest *req,
-				 const sigset_t *mask, char **ret_name, char **ret_err)
+/* Make snapshots/NAME from the commit ID (git) or the tree at ROOT_FD
+ * (plain) unless it exists: 1 made, 0 there already. */
+static int make_content(const Store *store, const SnapshotRequest *req, int root_fd, const char *id,
+			const char *name, const sigset_t *mask, char **ret_err)
 {
-	const char *repo_name = req->repo_name ? req->repo_name : SNAPSHOT_DEFAULT_REPO_NAME;
-	_cleanup_free_ char *id = NULL, *name = NULL;
-	_cleanup_close_ int root_fd = -EBADF;
 	TmpFile _cleanup_(tmpfile_done) tmp = { .dir_fd = -EBADF, .fd = -EBADF };
 	struct stat st;
 	int r;
 
-	if (!repo_name_valid(repo_name)) {
-		*ret_err = xasprintf("'%s' is not a valid repository name", repo_name);
-		return -EINVAL;
-	}
-	if ((unsigned) req->format >= _SNAPSHOT_FORMAT_MAX) {
-		*ret_err = xstrdup("unknown snapshot format");
-		return -EINVAL;
-	}
-	if (!!req->git_dir == !!req->plain_dir) {
-		*ret_err = xstrdup("give either a git repository or a plain directory");
-		return -EINVAL;
-	}
-
-	if (req->git_dir) {
-		r = git_resolve(req->git_dir, req->treeish ? req->treeish : "HEAD", mask, &id, ret_err);
-		if (r < 0)
-			return r;
-	} else {
-		root_fd = open(req->plain_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (root_fd < 0) {
-			r = -errno;
-			*ret_err = xasprintf("'%s': %s", req->plain_dir, strerror(-r));
-			return r == -ENOENT || r == -ENOTDIR ? -EINVAL : r;
-		}
-		r = walk_tree(root_fd, req->plain_dir, NULL, &id, ret_err);
-		if (r < 0)
-			return r;
-	}
-
-	name = xasprintf("%s-%s.%s", repo_name, id, snapshot_format_extension(req->format));
-	if (fstatat(store->snapshots_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		*ret_name = TAKE_PTR(name);
+	if (fstatat(store->snapshots_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	}
 	if (errno != ENOENT) {
 		r = -errno;
 		*ret_err = xasprintf("snapshots/%s: %s", name, strerror(-r));
@@ -936,12 +906,114 @@ static int snapshot_make_guarded(const Store *store, const SnapshotRequest *req,
 		return r;
 
 	r = tmpfile_publish(&tmp, name);
-	if (r < 0) {
+	if (r < 0)
 		*ret_err = xasprintf("publishing snapshots/%s: %s", name, strerror(-r));
-		return r;
-	}
-	*ret_name = TAKE_PTR(name);
 	return r;
+}
+
+/* catalyst's snapshot lock, snapshots/<repo_name>-<what>.lock. */
+static int take_catalyst_lock(const Store *store, const SnapshotRequest *req, const char *repo_name,
+			      const char *what, int *ret_fd, char **ret_err)
+{
+	_cleanup_free_ char *lock = xasprintf("%s-%s.lock", repo_name, what);
+	_cleanup_free_ char *entry = xasprintf("%s-%s", repo_name, what), *holder = NULL;
+	int r;
+
+	r = catalyst_lock_take(store->snapshots_fd, lock, req->lock_timeout_ms, "snapshotting", entry, ret_fd,
+			       &holder);
+	if (r == -ETIMEDOUT || r == -EAGAIN) {
+		if (req->lock_timeout_ms > 0)
+			*ret_err = xasprintf("snapshots/%s is held by %s; gave up after %ld s (lock_timeout)", lock,
+					     holder, req->lock_timeout_ms / 1000);
+		else
+			*ret_err = xasprintf("snapshots/%s is held by %s; not waiting (lock_timeout 0)", lock, holder);
+		return -ETIMEDOUT;
+	}
+	if (r < 0)
+		*ret_err = xasprintf("snapshots/%s: %s", lock, r == -EINVAL ? "not a regular file" : strerror(-r));
+	return r;
+}
+
+static int snapshot_make_guarded(const Store *store, const SnapshotRequest *req,
+				 const sigset_t *mask, char **ret_name, char **ret_err)
+{
+	const char *repo_name = req->repo_name ? req->repo_name : SNAPSHOT_DEFAULT_REPO_NAME;
+	const char *ext = snapshot_format_extension(req->format);
+	_cleanup_free_ char *id = NULL, *tree = NULL, *name = NULL, *alias = NULL, *record = NULL;
+	_cleanup_close_ int root_fd = -EBADF, alias_lock = -EBADF, id_lock = -EBADF;
+	bool named = false;
+	int r, made;
+
+	if (!repo_name_valid(repo_name)) {
+		*ret_err = xasprintf("'%s' is not a valid repository name", repo_name);
+		return -EINVAL;
+	}
+	if ((unsigned) req->format >= _SNAPSHOT_FORMAT_MAX) {
+		*ret_err = xstrdup("unknown snapshot format");
+		return -EINVAL;
+	}
+	if (!!req->git_dir == !!req->plain_dir) {
+		*ret_err = xstrdup("give either a git repository or a plain directory");
+		return -EINVAL;
+	}
+
+	if (req->git_dir) {
+		r = git_resolve(req->git_dir, req->treeish ? req->treeish : "HEAD", "commit", mask, &id, ret_err);
+		if (r < 0)
+			return r;
+		r = git_resolve(req->git_dir, id, "tree", mask, &tree, ret_err);
+		if (r < 0)
+			return r;
+		/* catalyst names the snapshot after the tree-ish as given. */
+		named = req->treeish && strcmp(req->treeish, id) != 0;
+		if (named && !snapshot_treeish_nameable(req->treeish)) {
+			*ret_err = xasprintf("tree-ish '%s' cannot name a file in snapshots/ (a '/', a leading '.' "
+					     "or a control character); give its commit, %s",
+					     req->treeish, id);
+			return -EINVAL;
+		}
+		if (req->resolved)
+			req->resolved(req->userdata, repo_name, id, req->git_dir);
+		/* Lock order: the tree-ish's name, then the commit's. */
+		if (named) {
+			r = take_catalyst_lock(store, req, repo_name, req->treeish, &alias_lock, ret_err);
+			if (r < 0)
+				return r;
+		}
+		r = take_catalyst_lock(store, req, repo_name, id, &id_lock, ret_err);
+		if (r < 0)
+			return r;
+	} else {
+		root_fd = open(req->plain_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (root_fd < 0) {
+			r = -errno;
+			*ret_err = xasprintf("'%s': %s", req->plain_dir, strerror(-r));
+			return r == -ENOENT || r == -ENOTDIR ? -EINVAL : r;
+		}
+		r = walk_tree(root_fd, req->plain_dir, NULL, &id, ret_err);
+		if (r < 0)
+			return r;
+	}
+
+	name = xasprintf("%s-%s.%s", repo_name, id, ext);
+	made = make_content(store, req, root_fd, id, name, mask, ret_err);
+	if (made < 0)
+		return made;
+	closep(&id_lock);
+	id_lock = -EBADF;
+	if (!named) {
+		*ret_name = TAKE_PTR(name);
+		return made;
+	}
+
+	alias = xasprintf("%s-%s.%s", repo_name, req->treeish, ext);
+	record = xasprintf("repo_name=%s\ntreeish=%s\ncommit=%s\ntree=%s\nfile=%s\ngit_dir=%s\n", repo_name,
+			   req->treeish, id, tree, name, req->git_dir);
+	r = snapshot_name_link(store->snapshots_fd, name, alias, record, ret_err);
+	if (r < 0)
+		return r;
+	*ret_name = TAKE_PTR(alias);
+	return made || r;
 }
 
 int snapshot_make(const Store *store, const SnapshotRequest *req, char **ret_name, char **ret_err)

@@ -11,6 +11,17 @@
  * snapshots/<repo_name>-<id>.<ext>, written under a temporary name
  * (O_TMPFILE, else ".tmp.<name>.<random>"), synced, and linked or renamed
  * (RENAME_NOREPLACE) into place; an existing snapshot is left alone.
+ *
+ * A git tree-ish given as anything but its full commit id ("stable", a tag,
+ * an abbreviated hash) also names the snapshot as catalyst 4 does:
+ * snapshots/<repo_name>-<treeish>.<ext>, a hard link to the commit's file,
+ * with <that name>.source recording repo_name, treeish, commit, tree (the
+ * git tree id: the content), file and git_dir (snapshot-name.h).  A
+ * tree-ish that now names another commit gets its link and record
+ * replaced.  Both names are written under catalyst's snapshot lock,
+ * snapshots/<repo_name>-<treeish>.lock then <repo_name>-<commit>.lock
+ * (catalyst-lock.h), so zeolite and catalyst never write one at once.
+ *
  * Runs git and tar2sqfs (fork+execvp, found in PATH, never via a shell).
  */
 #ifndef ZEOLITE_SNAPSHOT_H
@@ -31,6 +42,11 @@ typedef struct SnapshotRequest {
 	const char *treeish;   /* with git_dir; default "HEAD" */
 	const char *plain_dir; /* --repo DIR: a plain directory, or NULL */
 	SnapshotFormat format;
+	long lock_timeout_ms;  /* for catalyst's snapshot lock: 0 try once, < 0 forever */
+	/* With git_dir: called once the tree-ish is resolved, before anything
+	 * is locked or written (catalyst's "Creating ... tree snapshot" line). */
+	void (*resolved)(void *userdata, const char *repo_name, const char *commit, const char *git_dir);
+	void *userdata;
 } SnapshotRequest;
 
 /* The repository name when SnapshotRequest.repo_name is NULL. */
@@ -54,10 +70,12 @@ const char *snapshot_format_extension(SnapshotFormat f);
 char *snapshot_group(const char *name);
 
 /*
- * Make the snapshot.  On success returns 1 if it was created, 0 if it
- * already existed (or another process published it first); *RET_NAME is
- * the file name under snapshots/.  On failure returns -errno with *RET_ERR
- * a one-line reason, and nothing is left in snapshots/:
+ * Make the snapshot.  On success returns 1 if it (or its tree-ish name)
+ * was created, 0 if it already existed (or another process published it
+ * first); *RET_NAME is the file name under snapshots/ (the tree-ish's name
+ * when there is one).  On failure returns -errno with *RET_ERR
+ * a one-line reason, and nothing is left in snapshots/ (but the lock
+ * files, which stay, as catalyst leaves its own):
  *   -EINVAL  bad input: a tree-ish that is not a commit (or starts with
  *            '-'), not a git repository, a missing plain directory, an
  *            invalid repo_name, a special file in the plain directory
@@ -65,6 +83,8 @@ char *snapshot_group(const char *name);
  *   -EIO     git or tar2sqfs failed (the reason names it, with the first
  *            line of its stderr)
  *   -EAGAIN  the plain directory changed while it was being read
+ *   -ETIMEDOUT  catalyst's snapshot lock stayed held (the reason names
+ *            the holder)
  *   other    system errors
  * SIGPIPE is blocked while this runs and a SIGPIPE it caused is discarded.
  */

@@ -21,62 +21,62 @@
 
 const SpecKey spec_keys[] = {
 	/* StageBase: required for every stage target */
-	{ "profile",                   ALL, REQ | ONE },
-	{ "rel_type",                  ALL, REQ | ONE },
-	{ "source_subpath",            ALL, REQ | ONE },
-	{ "subarch",                   ALL, REQ | ONE },
-	{ "target",                    ALL, REQ | ONE },
-	{ "version_stamp",             ALL, REQ | ONE },
+	{ "profile",                   ALL, REQ | ONE, NULL },
+	{ "rel_type",                  ALL, REQ | ONE, NULL },
+	{ "source_subpath",            ALL, REQ | ONE, NULL },
+	{ "subarch",                   ALL, REQ | ONE, NULL },
+	{ "target",                    ALL, REQ | ONE, NULL },
+	{ "version_stamp",             ALL, REQ | ONE, NULL },
 	/* snapshot_treeish (catalyst 4) or snapshot (catalyst 3): one of them
 	 * is required; spec.c checks that. */
-	{ "snapshot_treeish",          ALL, ONE },
-	{ "snapshot",                  ALL, ONE },
+	{ "snapshot_treeish",          ALL, ONE, NULL },
+	{ "snapshot",                  ALL, ONE, NULL },
 	/* StageBase: valid for every stage target */
-	{ "asflags",                   ALL, 0 },
-	{ "binrepo_path",              ALL, ONE },
-	{ "catalyst_use",              ALL, 0 },
-	{ "cbuild",                    ALL, ONE },
-	{ "cflags",                    ALL, 0 },
-	{ "common_flags",              ALL, 0 },
-	{ "compression_mode",          ALL, ONE },
-	{ "cxxflags",                  ALL, 0 },
-	{ "decompressor_search_order", ALL, 0 },
-	{ "fcflags",                   ALL, 0 },
-	{ "fflags",                    ALL, 0 },
-	{ "hostuse",                   ALL, 0 },
-	{ "install_mask",              ALL, 0 },
-	{ "interpreter",               ALL, 0 },
-	{ "keep_repos",                ALL, 0 },
-	{ "kerncache_path",            ALL, ONE },
-	{ "ldflags",                   ALL, 0 },
-	{ "pkgcache_path",             ALL, ONE },
-	{ "portage_confdir",           ALL, ONE },
-	{ "portage_prefix",            ALL, ONE },
-	{ "rename_regexp",             ALL, 0 },
-	{ "repos",                     ALL, 0 },
+	{ "asflags",                   ALL, 0, "catalyst 4.1 accepts it and never uses it: ASFLAGS comes from the seed's make.conf" },
+	{ "binrepo_path",              ALL, ONE, NULL },
+	{ "catalyst_use",              ALL, 0, "catalyst 4.1 accepts it and never uses it: its set_catalyst_use() reads <target>/catalyst_use, a key no stage target accepts" },
+	{ "cbuild",                    ALL, ONE, "catalyst 4.1 uses it only to name the build arch; CBUILD comes from the seed's make.conf" },
+	{ "cflags",                    ALL, 0, NULL },
+	{ "common_flags",              ALL, 0, NULL },
+	{ "compression_mode",          ALL, ONE, NULL },
+	{ "cxxflags",                  ALL, 0, NULL },
+	{ "decompressor_search_order", ALL, 0, NULL },
+	{ "fcflags",                   ALL, 0, NULL },
+	{ "fflags",                    ALL, 0, NULL },
+	{ "hostuse",                   ALL, 0, "catalyst 4.1 ignores it (HOSTUSE comes from the subarch's arch/*.toml)" },
+	{ "install_mask",              ALL, 0, "catalyst 4.1 uses it only for the embedded target, which zeolite does not build" },
+	{ "interpreter",               ALL, 0, NULL },
+	{ "keep_repos",                ALL, 0, NULL },
+	{ "kerncache_path",            ALL, ONE, "zeolite builds no kernels (boot/kernel), so it has no kernel cache" },
+	{ "ldflags",                   ALL, 0, NULL },
+	{ "pkgcache_path",             ALL, ONE, NULL },
+	{ "portage_confdir",           ALL, ONE, NULL },
+	{ "portage_prefix",            ALL, ONE, NULL },
+	{ "rename_regexp",             ALL, 0, NULL },
+	{ "repos",                     ALL, 0, NULL },
 	/* zeolite */
-	{ "lock_timeout",              ALL, ONE },
+	{ "lock_timeout",              ALL, ONE, NULL },
 	/* stage1.py */
-	{ "update_seed",               S1, ONE },
-	{ "update_seed_command",       S1, 0 },
+	{ "update_seed",               S1, ONE, NULL },
+	{ "update_seed_command",       S1, 0, NULL },
 	/* stage1.py and stage2.py */
-	{ "chost",                     S1 | S2, ONE },
+	{ "chost",                     S1 | S2, ONE, NULL },
 	/* stage4.py */
-	{ "stage4/packages",           S4, REQ },
-	{ "boot/kernel",               S4, 0 },
-	{ "stage4/empty",              S4, 0 },
-	{ "stage4/fsscript",           S4, ONE },
-	{ "stage4/gk_mainargs",        S4, 0 },
-	{ "stage4/groups",             S4, 0 },
-	{ "stage4/linuxrc",            S4, ONE },
-	{ "stage4/rcadd",              S4, 0 },
-	{ "stage4/rcdel",              S4, 0 },
-	{ "stage4/rm",                 S4, 0 },
-	{ "stage4/root_overlay",       S4, 0 },
-	{ "stage4/ssh_public_keys",    S4, 0 },
-	{ "stage4/unmerge",            S4, 0 },
-	{ "stage4/use",                S4, 0 },
-	{ "stage4/users",              S4, 0 },
+	{ "stage4/packages",           S4, REQ, NULL },
+	{ "boot/kernel",               S4, 0, "zeolite does not build kernels yet" },
+	{ "stage4/empty",              S4, 0, NULL },
+	{ "stage4/fsscript",           S4, ONE, NULL },
+	{ "stage4/gk_mainargs",        S4, 0, "genkernel arguments: zeolite does not build kernels yet" },
+	{ "stage4/groups",             S4, 0, NULL },
+	{ "stage4/linuxrc",            S4, ONE, "an initramfs linuxrc: zeolite does not build kernels yet" },
+	{ "stage4/rcadd",              S4, 0, NULL },
+	{ "stage4/rcdel",              S4, 0, NULL },
+	{ "stage4/rm",                 S4, 0, NULL },
+	{ "stage4/root_overlay",       S4, 0, NULL },
+	{ "stage4/ssh_public_keys",    S4, 0, "not supported by zeolite yet (copy the keys with stage4/root_overlay)" },
+	{ "stage4/unmerge",            S4, 0, NULL },
+	{ "stage4/use",                S4, 0, NULL },
+	{ "stage4/users",              S4, 0, NULL },
 };
 const size_t spec_keys_n = ELEMENTSOF(spec_keys);
 
@@ -117,30 +117,9 @@ const char *const spec_kernel_subkeys[] = {
 };
 const size_t spec_kernel_subkeys_n = ELEMENTSOF(spec_kernel_subkeys);
 
-/* COMPRESS_DEFINITIONS of pyDeComp (catalyst's compressor library): the
- * union of the releases catalyst 3 and 4 use, so that older *_x modes
- * keep working. */
-const char *const spec_compression_modes[] = {
-	"rsync",
-	"lbzip2", "lbzip2_x",
-	"bzip2", "bzip2_x",
-	"lzip",
-	"lzma",
-	"lzop",
-	"tar", "tar_x",
-	"xz", "xz_x",
-	"pixz", "pixz_i", "pixz_x",
-	"gzip", "gzip_x",
-	"zstd",
-	"pzstd",
-	"squashfs_xz",
-	"squashfs_gzip",
-	"squashfs_zstd",
-	"squashfs_pzstd",
-};
-const size_t spec_compression_modes_n = ELEMENTSOF(spec_compression_modes);
-
-/* DECOMPRESS_DEFINITIONS of pyDeComp, likewise. */
+/* DECOMPRESS_DEFINITIONS of pyDeComp: the union of the releases catalyst 3
+ * and 4 use, so that older *_x modes keep working.  (compression_mode:
+ * pack-modes.c.) */
 const char *const spec_decompression_modes[] = {
 	"rsync",
 	"lbzip2", "lbzip2_x",
@@ -157,6 +136,97 @@ const char *const spec_decompression_modes[] = {
 	"squashfs",
 };
 const size_t spec_decompression_modes_n = ELEMENTSOF(spec_decompression_modes);
+
+/* catalyst 4.1's options: those of catalyst.conf's "options" that its
+ * code reads, and those its command-line flags add (-a -p -P -T -F,
+ * --enter-chroot). */
+const SpecOption spec_options[] = {
+	{ "autoresume", NULL },
+	{ "bindist", NULL },
+	{ "ccache", NULL },
+	{ "clear-autoresume", NULL },
+	{ "distcc", "zeolite does not support distcc yet" },
+	{ "enter-chroot", "zeolite does not support entering the chroot yet" },
+	{ "fetch", "zeolite does not support fetch-only builds yet" },
+	{ "icecream", "zeolite does not support icecream yet" },
+	{ "keepwork", NULL },
+	{ "kerncache", "zeolite builds no kernels, so it has no kernel cache" },
+	{ "pkgcache", NULL },
+	{ "purge", NULL },
+	{ "purgeonly", NULL },
+	{ "purgetmponly", NULL },
+	{ "seedcache", "zeolite does not keep seed chroots (seedcache) yet; its cache of unpacked seeds is always on" },
+	{ "sticky-config", NULL },
+	{ "versioned_cache", NULL },
+};
+const size_t spec_options_n = ELEMENTSOF(spec_options);
+
+const SpecOption *spec_option_lookup(const char *name)
+{
+	for (size_t i = 0; i < spec_options_n; i++)
+		if (strcmp(spec_options[i].name, name) == 0)
+			return &spec_options[i];
+	return NULL;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64 + 1];
+
+	if (la > 64 || lb > 64)
+		return (size_t) -1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			if (up + 1 < best)
+				best = up + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *spec_did_you_mean(const char *word, const char *const *set, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = edit_distance(word, set[i]);
+		if (d < best_d && d < strlen(word)) {
+			best_d = d;
+			best = set[i];
+		}
+	}
+	return best;
+}
+
+const char *spec_key_did_you_mean(const char *word, unsigned target)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < spec_keys_n; i++) {
+		size_t d;
+		if (!(spec_keys[i].targets & target))
+			continue;
+		d = edit_distance(word, spec_keys[i].name);
+		if (d < best_d && d < strlen(word)) {
+			best_d = d;
+			best = spec_keys[i].name;
+		}
+	}
+	return best;
+}
 
 const SpecKey *spec_key_lookup(const char *name)
 {

@@ -5,6 +5,8 @@
  */
 #include "spec.h"
 
+#include "pack-modes.h"
+
 #include <fcntl.h>
 #include <string.h>
 
@@ -348,18 +350,6 @@ static bool is_kernel_key(const char *key, const SpecEntry *kernels)
 	return false;
 }
 
-static char *join_words(const char *const *set, size_t n)
-{
-	Buf b = { 0 };
-
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			buf_puts(&b, ", ");
-		buf_puts(&b, set[i]);
-	}
-	return buf_steal(&b);
-}
-
 /* Check the value of a key that is allowed for the target. */
 static void check_value(const Spec *s, const SpecEntry *e, const SpecKey *k, Diags *d)
 {
@@ -372,9 +362,9 @@ static void check_value(const Spec *s, const SpecEntry *e, const SpecKey *k, Dia
 	}
 
 	if (strcmp(e->key, "compression_mode") == 0) {
-		if (!spec_word_in(w, spec_compression_modes, spec_compression_modes_n)) {
-			_cleanup_free_ char *all = join_words(spec_compression_modes,
-							      spec_compression_modes_n);
+		/* Exactly the modes the packer writes (pack-modes.h). */
+		if (!pack_mode_find(w)) {
+			_cleanup_free_ char *all = pack_mode_names();
 			diags_add(d, false, "%s:%u: unknown compression_mode '%s' (one of: %s)",
 				  s->path, e->line, w, all);
 		}
@@ -474,11 +464,22 @@ int spec_validate(const Spec *s, Diags *d)
 				break;
 			}
 		}
-		if (k && (k->targets & target->bit))
+		if (k && (k->targets & target->bit) && k->refused)
+			diags_add(d, false, "%s:%u: key '%s' is not supported by zeolite: %s",
+				  s->path, e->line, e->key, k->refused);
+		else if (k && (k->targets & target->bit))
 			check_value(s, e, k, d);
-		else if (!is_kernel_key(e->key, kernels))
-			diags_add(d, false, "%s:%u: unknown key '%s' for target %s",
-				  s->path, e->line, e->key, name);
+		else if (is_kernel_key(e->key, kernels))
+			; /* refused with boot/kernel itself */
+		else {
+			const char *hint = spec_key_did_you_mean(e->key, target->bit);
+			if (hint)
+				diags_add(d, false, "%s:%u: unknown key '%s' for target %s (did you mean '%s'?)",
+					  s->path, e->line, e->key, name, hint);
+			else
+				diags_add(d, false, "%s:%u: unknown key '%s' for target %s",
+					  s->path, e->line, e->key, name);
+		}
 	}
 
 	for (size_t i = 0; i < spec_keys_n; i++) {

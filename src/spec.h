@@ -86,7 +86,25 @@ typedef struct SpecKey {
 	const char *name;
 	unsigned targets; /* SPEC_STAGE* bits where the key is allowed */
 	unsigned flags;   /* SPEC_KEY_* */
+	/* Not NULL: catalyst knows the key, zeolite does not honour it, and
+	 * check refuses it with this reason (never silently ignored). */
+	const char *refused;
 } SpecKey;
+
+/* An option of catalyst.conf's "options" (or catalyst's command line). */
+typedef struct SpecOption {
+	const char *name;
+	const char *refused; /* as SpecKey.refused */
+} SpecOption;
+extern const SpecOption spec_options[];
+extern const size_t spec_options_n;
+const SpecOption *spec_option_lookup(const char *name);
+
+/* The word of SET nearest to WORD (edit distance at most 2, less than
+ * WORD's length), or NULL: for "did you mean" hints. */
+const char *spec_did_you_mean(const char *word, const char *const *set, size_t n);
+/* Likewise over the keys allowed for target bit TARGET. */
+const char *spec_key_did_you_mean(const char *word, unsigned target);
 
 typedef struct SpecTarget {
 	const char *name;
@@ -100,9 +118,7 @@ extern const size_t spec_targets_n;
 /* Sub-keys of boot/kernel/<name>/ (one <name> per word of boot/kernel). */
 extern const char *const spec_kernel_subkeys[];
 extern const size_t spec_kernel_subkeys_n;
-/* Valid compression_mode values and decompressor_search_order words. */
-extern const char *const spec_compression_modes[];
-extern const size_t spec_compression_modes_n;
+/* Valid decompressor_search_order words (compression_mode: pack-modes.h). */
 extern const char *const spec_decompression_modes[];
 extern const size_t spec_decompression_modes_n;
 

@@ -355,28 +355,57 @@ zt_profile_stack() {
 	done
 	[ -n "$zt_files" ] || return 0
 	# shellcheck disable=SC2086 # a list of file names without blanks
+	# As portage's stack_lists: an atom keeps its place while it stays;
+	# removed and added again, it goes to the end.
 	awk '
 		{ sub(/#.*/, "") }
 		{
 			for (i = 1; i <= NF; i++) {
 				a = $i
 				if (a == "-*") {
-					for (k in on) on[k] = 0
+					for (k in pos) delete pos[k]
 				} else if (substr(a, 1, 1) == "-") {
-					on[substr(a, 2)] = 0
-				} else {
-					if (!(a in seen)) { order[++n] = a; seen[a] = 1 }
-					on[a] = 1
+					delete pos[substr(a, 2)]
+				} else if (!(a in pos)) {
+					pos[a] = ++n
+					at[n] = a
 				}
 			}
 		}
 		END {
 			for (i = 1; i <= n; i++)
-				if (on[order[i]] && !(order[i] in done)) {
-					print order[i]
-					done[order[i]] = 1
-				}
+				if ((at[i] in pos) && pos[at[i]] == i)
+					print at[i]
 		}' $zt_files
+}
+
+# zt_stage1_packages: the package list catalyst's stage1 build.py gives
+# emerge: packages.build stacked over the profile; each atom of the
+# stacked "packages" that dep_getkey() can read (so none with a "*"
+# prefix) replaces the first packages.build entry that is exactly its
+# CATEGORY/NAME, versions and operators included.  One atom a line.
+zt_stage1_packages() {
+	zt_b=$(zt_profile_stack packages.build) || return 1
+	zt_p=$(zt_profile_stack packages) || return 1
+	printf '%s\n' "$zt_p" | awk -v b="$zt_b" '
+		BEGIN { nb = split(b, B, "\n") }
+		NF == 0 || /^\*/ { next }
+		{
+			k = $1
+			sub(/^!!?/, "", k)
+			op = 0
+			if (k ~ /^(<=|>=|<|>|=|~)/) { op = 1; sub(/^(<=|>=|<|>|=|~)/, "", k) }
+			sub(/::.*$/, "", k)
+			sub(/\[.*$/, "", k)
+			sub(/:.*$/, "", k)
+			if (op) {
+				sub(/\*$/, "", k)
+				sub(/-[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$/, "", k)
+			}
+			for (i = 1; i <= nb; i++)
+				if (B[i] == k) { B[i] = $1; break }
+		}
+		END { for (i = 1; i <= nb; i++) if (B[i] != "") print B[i] }'
 }
 
 # --- removing things safely ------------------------------------------------
@@ -459,7 +488,7 @@ step_setup() {
 	zt_setup_profile
 	[ -f "$clst_make_conf" ] ||
 		zt_warn "$clst_make_conf does not exist (zeolite writes it)"
-	mkdir -p /var/tmp /var/log "$clst_distdir"
+	mkdir -p /var/tmp /var/log
 	chmod 1777 /var/tmp 2>/dev/null || true
 }
 
@@ -480,21 +509,23 @@ package.use package.env env profile/package.use.force profile/package.use.mask"
 # zt_clean_stage: the part of catalyst's clean() that works inside the
 # stage (STAGE is the stage's root: clst_root_path, or /):
 #   - its cleanables: /etc/machine-id, /var/tmp/*, /tmp/* (a mount point,
-#     and in / the stage1 root, are kept), for stage1 /etc/portage/package*;
-#     /etc/resolv.conf is the host's business (zeolite restores the seed's);
+#     and in / the stage1 root, are kept), for stage1 /etc/portage/package*
+#     and the root's /etc/resolv.conf and /etc/sandbox.d/99catalyst; in /
+#     those two are zeolite's business (it restores the seed's files);
 #   - portage_prefix's entries in /etc/portage/package.* and env, unless
 #     the sticky-config option is on;
 #   - /etc/portage/patches, with a warning;
-#   - catalyst's bindist USE lines in the stage's make.conf (for stage1
-#     the root's copy, which cleanup_stages does not reach), and the
-#     build's MAKEOPTS (catalyst never writes them there) unless
-#     sticky-config;
 #   - the backups /etc/*- (find -maxdepth 1);
 #   - and, which catalyst needs not as its emerge never writes them,
 #     /etc ._cfg????_* files, each with a warning.
+# The stage's make.conf is left alone: zeolite writes the one that ships
+# after the last step (catalyst's write_make_conf(setup=False)).
 zt_clean_stage() {
 	zt_s=${1%/}
 	rm -f "$zt_s/etc/machine-id"
+	if [ -n "$zt_s" ]; then
+		rm -f "$zt_s/etc/resolv.conf" "$zt_s/etc/sandbox.d/99catalyst"
+	fi
 	zt_empty_dir_glob "$zt_s/var/tmp"
 	if [ -d "$zt_s/tmp" ]; then
 		zt_keep=
@@ -521,13 +552,6 @@ zt_clean_stage() {
 		zt_warn "removing $zt_s$clst_port_conf/patches: patches never ship in a stage"
 		rm -rf "$zt_s$clst_port_conf/patches"
 	fi
-	if [ -f "$zt_s$clst_make_conf" ]; then
-		# shellcheck disable=SC2016 # the literal ${USE}
-		sed -i -e '/USE="${USE} bindist"/d' -e '/USE="bindist"/d' "$zt_s$clst_make_conf"
-	fi
-	if [ -f "$zt_s$clst_make_conf" ] && ! zt_option sticky-config; then
-		sed -i -e '/^[[:space:]]*\(export[[:space:]]\{1,\}\)\{0,1\}MAKEOPTS=/d' "$zt_s$clst_make_conf"
-	fi
 	if [ -d "$zt_s/etc" ]; then
 		find "$zt_s/etc/" -maxdepth 1 -name '*-' -exec rm -rf {} +
 		zt_cfgs=$(find "$zt_s/etc/" -xdev -name '._cfg[0-9][0-9][0-9][0-9]_*' -print) ||
@@ -543,6 +567,12 @@ zt_clean_stage() {
 	fi
 }
 
+# zt_mountpoint DIR: is DIR a mount point (another device than its parent)?
+zt_mountpoint() {
+	[ -d "$1" ] && zt_have stat || return 1
+	[ "$(stat -c %d "$1" 2>/dev/null)" != "$(stat -c %d "$1/.." 2>/dev/null)" ]
+}
+
 # clean: zt_clean_stage on the stage (for stage1 the root in
 # clst_root_path), then what else no stage should ship: portage's build
 # directory and logs in the chroot.
@@ -550,7 +580,8 @@ step_clean() {
 	zt_clean_stage "$(zt_root)"
 	zt_rm_portage_tmp /
 	rm -f /var/log/emerge.log /var/log/emerge-fetch.log
-	zt_empty_dir_glob /var/log/portage
+	# (port_logdir: the host's log directory is mounted there)
+	zt_mountpoint /var/log/portage || zt_empty_dir_glob /var/log/portage
 }
 
 # --- dispatch ------------------------------------------------------------------

@@ -30,7 +30,7 @@ step_setup() {
 	else
 		zt_warn "$clst_make_conf does not exist (zeolite writes it)"
 	fi
-	mkdir -p /var/tmp /var/log "$clst_distdir"
+	mkdir -p /var/tmp /var/log
 	chmod 1777 /var/tmp 2>/dev/null || true
 }
 
@@ -67,7 +67,7 @@ step_build() {
 	[ -n "$clst_root_path" ] || zt_die "stage1 needs its own root (clst_root_path), not /"
 	zt_chroot_functions
 	zt_profile_dir
-	zt_pkgs=$(zt_profile_stack packages.build) ||
+	zt_pkgs=$(zt_stage1_packages) ||
 		zt_die "cannot read packages.build of profile '$clst_profile'"
 	# One line: the atoms, separated by single blanks.
 	# shellcheck disable=SC2086,SC2116
@@ -104,7 +104,7 @@ step_build() {
 
 	# Then the build set, with the flags catalyst gives it: "-* build",
 	# bindist, catalyst_use, BOOTSTRAP_USE and the arch's HOSTUSE.
-	zt_make_conf_add "CATALYST_USE=\"-* build $zt_bindist ${clst_CATALYST_USE:-${clst_catalyst_use:-}}\""
+	zt_make_conf_add "CATALYST_USE=\"-* build $zt_bindist ${clst_CATALYST_USE:-}\""
 	# shellcheck disable=SC2016 # ${CATALYST_USE} is make.conf's
 	zt_make_conf_add 'USE="${CATALYST_USE} '"${USE:-} $zt_bootstrap_use ${clst_HOSTUSE:-}\""
 	for zt_ue in ${clst_HOSTUSEEXPAND:-}; do

@@ -19,8 +19,6 @@ esac
 # shellcheck source=functions.sh
 . "$zt_dir/functions.sh"
 
-ZT_SERVICES=/etc/zeolite-services
-
 # Without the shadow or busybox tools (a minimal root), users and groups
 # are written into the files directly: ids from 1000 up, above the highest
 # in use; a locked password in /etc/shadow when that file exists.
@@ -151,7 +149,10 @@ stage4_users() {
 	done
 }
 
-# zt_service add|del SERVICE|RUNLEVEL
+# stage4_service add|del SERVICE|RUNLEVEL: as catalyst's rc-update.sh
+# (a missing runlevel is created for add); on a stage without OpenRC's
+# rc-update, systemctl enable/disable (zeolite's addition); with neither
+# the step fails: nothing is recorded to ship instead.
 stage4_service() {
 	zt_svc=${2%%|*}
 	zt_lvl=default
@@ -173,13 +174,7 @@ stage4_service() {
 		zt_log "systemctl $zt_act $zt_svc"
 		systemctl "$zt_act" "$zt_svc" || zt_die "systemctl $zt_act $zt_svc failed"
 	else
-		# Neither init system's tool: record the wish for whoever
-		# boots the stage.
-		zt_log "no rc-update or systemctl: recording '$1 $zt_svc|$zt_lvl' in $ZT_SERVICES"
-		touch "$ZT_SERVICES"
-		grep -v -x -F "$zt_svc|$zt_lvl" "$ZT_SERVICES" > "$ZT_SERVICES.new" || true
-		[ "$1" = del ] || printf '%s|%s\n' "$zt_svc" "$zt_lvl" >> "$ZT_SERVICES.new"
-		mv "$ZT_SERVICES.new" "$ZT_SERVICES"
+		zt_die "stage4/rc$1 '$2': the stage has neither rc-update nor systemctl"
 	fi
 }
 
@@ -278,7 +273,7 @@ step_clean() {
 	zt_clean_stage /
 	zt_rm_portage_tmp /
 	rm -f /var/log/emerge.log /var/log/emerge-fetch.log
-	zt_empty_dir_glob /var/log/portage
+	zt_mountpoint /var/log/portage || zt_empty_dir_glob /var/log/portage
 }
 
 zt_main "$@"

@@ -71,13 +71,72 @@ import json, sys
 d = json.loads(sys.argv[1])
 assert d["target"] == "stage4", d
 assert d["stage4/packages"] == ["sys-libs/glibc:2.2", "media-libs/mesa", "sys-auth/pambase"], d
-assert d["boot/kernel"] == ["gentoo", "gentoo_nolsa"], d
-assert d["boot/kernel/gentoo/dracut_args"] == ["--xz", "--no-hostonly"], d
+assert d["stage4/rcadd"] == ["sshd|default", "net.eth0|boot"], d
+assert d["stage4/rm"] == ["/root/.bash_history", "/var/log/*.log"], d
 PY
 	# The global --json works too.
 	run "${Z[@]}" --json check "$SPECS/good-stage1.spec"
 	[ "$status" -eq 0 ]
 	python3 -c 'import json,sys; json.loads(sys.argv[1])' "$output"
+}
+
+@test "keys zeolite does not honour are refused with a reason; a misspelt key gets a hint" {
+	cat > "$WORK/refused.spec" <<-'EOF'
+	subarch: amd64
+	target: stage4
+	version_stamp: x
+	rel_type: r
+	profile: default/linux/amd64/23.0
+	snapshot_treeish: abc
+	source_subpath: r/seed
+	stage4/packages: app-misc/foo
+	asflags: -O2
+	cbuild: x86_64-pc-linux-gnu
+	hostuse: foo
+	install_mask: /usr/share/doc
+	kerncache_path: /var/tmp/kc
+	boot/kernel: gentoo
+	boot/kernel/gentoo/sources: gentoo-kernel
+	stage4/linuxrc: /x
+	stage4/gk_mainargs: --lvm
+	stage4/ssh_public_keys: root=/k.pub
+	stage4/pacakges: app-misc/bar
+	EOF
+	run --separate-stderr "${Z[@]}" check "$WORK/refused.spec"
+	[ "$status" -eq 65 ]
+	[ "${#stderr_lines[@]}" -eq 10 ]
+	local k l=9
+	for k in asflags cbuild hostuse install_mask kerncache_path boot/kernel; do
+		[[ "$stderr" == *"refused.spec:$l: key '$k' is not supported by zeolite: "* ]]
+		l=$((l + 1))
+		[ "$k" != boot/kernel ] || l=$((l + 1))
+	done
+	for k in stage4/linuxrc stage4/gk_mainargs stage4/ssh_public_keys; do
+		[[ "$stderr" == *"refused.spec:$l: key '$k' is not supported by zeolite: "* ]]
+		l=$((l + 1))
+	done
+	[[ "$stderr" == *"refused.spec:19: unknown key 'stage4/pacakges' for target stage4 (did you mean 'stage4/packages'?)"* ]]
+}
+
+@test "options zeolite does not honour, and unknown ones, are refused naming the config line" {
+	printf 'jobs = 2
+options = ["pkgcache", "distcc", "icecream", "kerncache", "seedcache", "fetch", "pkgcahce", "frobnicate"]
+' > "$WORK/opts.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/opts.conf" --storedir "$STORE" check "$SPECS/good-stage1.spec"
+	[ "$status" -eq 65 ]
+	[ "${#stderr_lines[@]}" -eq 7 ]
+	local o
+	for o in distcc icecream kerncache seedcache fetch; do
+		[[ "$stderr" == *"zeolite: $WORK/opts.conf:2: option '$o' is not supported by zeolite: "* ]]
+	done
+	[[ "$stderr" == *"$WORK/opts.conf:2: unknown option 'pkgcahce' (did you mean 'pkgcache'?)"* ]]
+	[[ "$stderr" == *"$WORK/opts.conf:2: unknown option 'frobnicate'"* ]]
+	# the options catalyst has and zeolite honours pass
+	printf 'options = ["autoresume", "bindist", "clear-autoresume", "keepwork", "pkgcache", "purge", "sticky-config", "versioned_cache"]
+' > "$WORK/ok.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/ok.conf" --storedir "$STORE" check "$SPECS/good-stage1.spec"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
 }
 
 @test "check does not touch the store" {

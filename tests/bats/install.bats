@@ -23,7 +23,7 @@ teardown_file() {
 	[ -r "$root/share/man/man5/zeolite-spec.5" ]
 	[ -r "$root/share/man/man5/zeolite.conf.5" ]
 	compgen -G "$DEST/*etc/zeolite/zeolite.conf.sample" || compgen -G "$root/etc/zeolite/zeolite.conf.sample"
-	! compgen -G "$DEST/*etc/zeolite/zeolite.conf" && ! [ -e "$root/etc/zeolite/zeolite.conf" ]
+	{ ! compgen -G "$DEST/*etc/zeolite/zeolite.conf" && ! [ -e "$root/etc/zeolite/zeolite.conf" ]; } || false
 	[ -r "$root/share/bash-completion/completions/zeolite" ]
 	[ -r "$root/share/zsh/site-functions/_zeolite" ]
 	[ -r "$root/share/doc/zeolite/COPYING" ]

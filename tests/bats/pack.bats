@@ -44,7 +44,8 @@ check_set() {
 		fi
 	fi
 	if [ -e "$d/$T.CONTENTS.gz" ]; then
-		[ "$(zcat "$d/$T.CONTENTS.gz" | wc -l)" = "$(tar -tzf "$d/$T" | wc -l)" ] ||
+		# catalyst's CONTENTS: tar's listing, then an empty line.
+		[ "$(zcat "$d/$T.CONTENTS.gz" | sed '$d' | wc -l)" = "$(tar -tzf "$d/$T" | wc -l)" ] ||
 			{ echo "CONTENTS of another tarball"; return 1; }
 	fi
 	if tar -xOzf "$d/$T" ./etc/version | grep -q two; then echo v2; else echo v1; fi

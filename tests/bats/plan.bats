@@ -78,13 +78,13 @@ spec() {
 	done
 }
 
-@test "seed: a seedcache directory is refused, saying why" {
+@test "seed: the seedcache option is refused, saying why" {
 	printf 'options = ["seedcache"]\n' > "$WORK/sc.conf"
 	mkdir -p "$STORE/tmp/rel/s3" && : > "$STORE/builds/rel/s3.tar.xz"
 	spec a rel/s3
 	run --separate-stderr "$ZEOLITE" -c "$WORK/sc.conf" --storedir "$STORE" build --dry-run "$WORK/a.spec"
 	[ "$status" -eq 65 ]
-	[[ "$stderr" == *"seedcache"*"cannot build from a seed directory yet"* ]]
+	[[ "$stderr" == *"sc.conf:1: option 'seedcache' is not supported by zeolite: "* ]]
 }
 
 @test "build A B C with C invalid: exit 65 before anything is locked, unpacked or written" {

@@ -28,6 +28,7 @@ setup() {
 }
 
 teardown() {
+	[ -z "${HOLDER:-}" ] || kill "$HOLDER" 2>/dev/null || true
 	rm -rf "$TMP"
 }
 
@@ -59,8 +60,9 @@ no_tmp_files() {
 	[ -z "$left" ] || { echo "left behind: $left"; return 1; }
 }
 
+# Snapshot files (not catalyst's <name>.lock, not <name>.source records).
 snapshot_count() {
-	find "$STORE/snapshots" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l
+	find "$STORE/snapshots" -mindepth 1 -maxdepth 1 ! -name '*.lock' ! -name '*.source' 2>/dev/null | wc -l
 }
 
 # unpack FILE DIR: extract any snapshot format into DIR.
@@ -106,18 +108,123 @@ git_tree() {
 	[ "$(readlink "$TMP/a/app-misc/hello/latest.ebuild")" = hello-1.ebuild ]
 }
 
-@test "git: a tree-ish other than HEAD (tag, HEAD~1) resolves to its commit" {
+@test "git: a tree-ish other than the commit (tag, HEAD~1) names the snapshot as given, a link to the commit's" {
 	c1=$(git -C "$REPO" rev-parse HEAD~1)
 	c2=$(git -C "$REPO" rev-parse v2)
 	snapshot --repo-name repo --git-dir "$REPO" HEAD~1
 	[ "$status" -eq 0 ]
-	[ "$output" = "repo-$c1.sqfs" ]
+	[ "$output" = "repo-HEAD~1.sqfs" ]
+	[[ $stderr == *"Creating repo tree snapshot $c1 from $REPO"* ]]
+	# One file under two names, the tree-ish's and the commit's
+	[ "$(stat -c %i "$STORE/snapshots/repo-HEAD~1.sqfs")" = "$(stat -c %i "$STORE/snapshots/repo-$c1.sqfs")" ]
 	unpack "$STORE/snapshots/$output" "$TMP/a"
 	git_tree "$REPO" "$c1" "$TMP/b"
 	diff -r --no-dereference "$TMP/a" "$TMP/b"
+	# The record beside it: what the name meant when it was made
+	grep -qx "treeish=HEAD~1" "$STORE/snapshots/repo-HEAD~1.sqfs.source"
+	grep -qx "commit=$c1" "$STORE/snapshots/repo-HEAD~1.sqfs.source"
+	grep -qx "tree=$(git -C "$REPO" rev-parse "$c1^{tree}")" "$STORE/snapshots/repo-HEAD~1.sqfs.source"
+	grep -qx "file=repo-$c1.sqfs" "$STORE/snapshots/repo-HEAD~1.sqfs.source"
 	snapshot --repo-name repo --git-dir "$REPO" v2
 	[ "$status" -eq 0 ]
+	[ "$output" = "repo-v2.sqfs" ]
+	[ -f "$STORE/snapshots/repo-$c2.sqfs" ]
+	# The full commit names it once
+	snapshot --repo-name repo --git-dir "$REPO" "$c2"
+	[ "$status" -eq 0 ]
 	[ "$output" = "repo-$c2.sqfs" ]
+	[[ $stderr == *"already exists"* ]]
+	[ ! -e "$STORE/snapshots/repo-$c2.sqfs.source" ]
+	[ "$(snapshot_count)" -eq 4 ]
+	no_tmp_files
+}
+
+@test "git: a branch that moved gets its name and record replaced; one that did not is left alone" {
+	c1=$(git -C "$REPO" rev-parse HEAD~1)
+	c2=$(git -C "$REPO" rev-parse HEAD)
+	git -C "$REPO" branch stable "$c1"
+	snapshot --repo-name repo --git-dir "$REPO" stable
+	[ "$status" -eq 0 ]
+	before=$(stat -c '%i %y' "$STORE/snapshots/repo-stable.sqfs" "$STORE/snapshots/repo-stable.sqfs.source")
+	snapshot --repo-name repo --git-dir "$REPO" stable
+	[ "$status" -eq 0 ]
+	[[ $stderr == *"already exists"* ]]
+	[ "$(stat -c '%i %y' "$STORE/snapshots/repo-stable.sqfs" "$STORE/snapshots/repo-stable.sqfs.source")" = "$before" ]
+	git -C "$REPO" branch -f stable "$c2"
+	snapshot --repo-name repo --git-dir "$REPO" stable
+	[ "$status" -eq 0 ]
+	[[ $stderr != *"already exists"* ]]
+	grep -qx "commit=$c2" "$STORE/snapshots/repo-stable.sqfs.source"
+	[ "$(stat -c %i "$STORE/snapshots/repo-stable.sqfs")" = "$(stat -c %i "$STORE/snapshots/repo-$c2.sqfs")" ]
+	[ -f "$STORE/snapshots/repo-$c1.sqfs" ]
+	no_tmp_files
+}
+
+@test "git: a tree-ish that cannot be a file name is refused, naming its commit" {
+	git -C "$REPO" branch rel/x HEAD
+	c=$(git -C "$REPO" rev-parse HEAD)
+	snapshot --repo-name repo --git-dir "$REPO" rel/x
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"tree-ish 'rel/x' cannot name a file in snapshots/"*"give its commit, $c"* ]]
+	[ "$(snapshot_count)" -eq 0 ]
+}
+
+# catalyst_lock FILE: hold catalyst's lock on FILE (fasteners.InterProcessLock:
+# fcntl.lockf, the whole file) in the background until a line is written to
+# $TMP/release; $HOLDER is its pid.
+catalyst_lock() {
+	mkfifo "$TMP/locked" "$TMP/release"
+	python3 -c '
+import fcntl, sys
+f = open(sys.argv[1], "a")
+fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[2], "w").write("locked\n")
+open(sys.argv[3]).read()
+' "$1" "$TMP/locked" "$TMP/release" >/dev/null 2>&1 &
+	HOLDER=$!
+	read -r _ < "$TMP/locked"
+}
+
+# lockf_try FILE: 0 if catalyst could take its lock on FILE now.
+lockf_try() {
+	python3 -c '
+import fcntl, sys
+fcntl.lockf(open(sys.argv[1], "a"), fcntl.LOCK_EX | fcntl.LOCK_NB)
+' "$1" 2>/dev/null
+}
+
+@test "catalyst's snapshot lock (lockf on snapshots/<repo>-<treeish>.lock) and zeolite's exclude each other" {
+	mkdir -p "$STORE/snapshots"
+	catalyst_lock "$STORE/snapshots/repo-v2.lock"
+	run --separate-stderr "$ZEOLITE" --storedir "$STORE" --lock-timeout 0 snapshot --repo-name repo --git-dir "$REPO" v2
+	echo > "$TMP/release"
+	wait "$HOLDER"
+	[ "$status" -eq 75 ]
+	[[ $stderr == *"snapshots/repo-v2.lock is held by pid $HOLDER ("*"python3 -c"*"); not waiting (lock_timeout 0)"* ]]
+	[ "$(snapshot_count)" -eq 0 ]
+
+	# While zeolite writes (its tar2sqfs paused), catalyst cannot lock
+	# either name.
+	mkdir "$TMP/bin"
+	mkfifo "$TMP/in-tar2sqfs" "$TMP/go"
+	printf '#!/bin/sh\necho >"%s"; read -r _ <"%s"\nPATH=%s exec tar2sqfs "$@"\n' \
+		"$TMP/in-tar2sqfs" "$TMP/go" "$PATH" >"$TMP/bin/tar2sqfs"
+	chmod +x "$TMP/bin/tar2sqfs"
+	PATH=$TMP/bin:$PATH "$ZEOLITE" --storedir "$STORE" snapshot --repo-name repo --git-dir "$REPO" v2 \
+		>"$TMP/out" 2>&1 &
+	z=$!
+	read -r _ < "$TMP/in-tar2sqfs"
+	c2=$(git -C "$REPO" rev-parse v2)
+	run lockf_try "$STORE/snapshots/repo-v2.lock"
+	run2=$status
+	run lockf_try "$STORE/snapshots/repo-$c2.lock"
+	echo > "$TMP/go"
+	wait "$z"
+	[ "$run2" -ne 0 ]
+	[ "$status" -ne 0 ]
+	[ "$(tail -n1 "$TMP/out")" = "repo-v2.sqfs" ]
+	# Free again once zeolite is done
+	lockf_try "$STORE/snapshots/repo-v2.lock"
 }
 
 @test "git: GIT_DIR and GIT_WORK_TREE in the environment do not change the repository" {
@@ -356,13 +463,26 @@ git_tree() {
 	c1=$(git -C "$REPO" rev-parse HEAD~1)
 	c2=$(git -C "$REPO" rev-parse HEAD)
 	git -C "$STORE/repos/gentoo.git" branch stable "$c1"
+	mkdir -p "$STORE/builds/rel"
+	: > "$STORE/builds/rel/seed.tar.xz"
 	for t in stable:$c1 v2:$c2 "${c1:0:7}:$c1"; do
 		run --separate-stderr "$ZEOLITE" -c "$TMP/empty.conf" --storedir "$STORE" -s "${t%%:*}"
 		[ "$status" -eq 0 ]
 		[ "${lines[0]}" = "Creating gentoo tree snapshot ${t#*:} from $STORE/repos/gentoo.git" ]
+		# named after the tree-ish as given, as catalyst names it
+		[ "${lines[1]}" = "gentoo-${t%%:*}.sqfs" ]
 		[ -f "$STORE/snapshots/${lines[1]}" ]
+		grep -qx "commit=${t#*:}" "$STORE/snapshots/${lines[1]}.source"
+		[ "${t%%:*}" != stable ] || log=$output
+		# and a spec naming the tree-ish finds it
+		printf 'subarch: amd64\ntarget: stage3\nversion_stamp: t\nrel_type: rel\nprofile: default/linux/amd64/23.0\nsnapshot_treeish: %s\nsource_subpath: rel/seed.tar.xz\n' \
+			"${t%%:*}" > "$TMP/t.spec"
+		run --separate-stderr env ZEOLITE_TARGETS_DIR="$SRCDIR/targets" "$ZEOLITE" -c "$TMP/empty.conf" \
+			--storedir "$STORE" --json build --dry-run "$TMP/t.spec"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *'"snapshot":{"name":"gentoo-'"${t%%:*}"'.sqfs"'* ]]
 	done
 	# catalyst-auto's parse of the line
-	read -r TREEISH gitdir <<<"$(printf '%s\n' "${lines[@]}" | grep -Eo 'Creating .* tree snapshot [0-9a-f]{40} from .*' | cut -d' ' -f5,7)"
+	read -r TREEISH gitdir <<<"$(printf '%s\n' "$log" | grep -Eo 'Creating .* tree snapshot [0-9a-f]{40} from .*' | cut -d' ' -f5,7)"
 	[ "$TREEISH" = "$c1" ] && [ "$gitdir" = "$STORE/repos/gentoo.git" ]
 }

@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <time.h>
 
 #include "fs.h"
 #include "pack.h"
@@ -160,6 +161,9 @@ static void make_tree(Sandbox *s)
 	set_xattr(s->tree_fd, "bin/ping", "security.capability", cap_net_raw, sizeof(cap_net_raw));
 	set_xattr(s->tree_fd, "bin/ping", "user.pax.flags", pax_flags, strlen(pax_flags));
 	set_xattr(s->tree_fd, "bin/busybox", "user.pax.flags", pax_flags, strlen(pax_flags));
+	/* Not in catalyst's xattr set: left out. */
+	set_xattr(s->tree_fd, "bin/busybox", "user.foo", "bar", 3);
+	set_xattr(s->tree_fd, "etc/hostname", "user.foo", "bar", 3);
 	assert_int_equal(utimensat(s->tree_fd, "etc/hostname", ts, 0), 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/tree/run/sock", s->path);
@@ -233,6 +237,16 @@ static void assert_xattr(int dfd, const char *path, const char *name, const void
 	assert_memory_equal(buf, v, n);
 }
 
+static void assert_no_xattr(int dfd, const char *path, const char *name)
+{
+	char proc[256], buf[256];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, path);
+	if (lgetxattr(proc, name, buf, sizeof(buf)) >= 0)
+		fail_msg("%s: %s was packed", path, name);
+	assert_int_equal(errno, ENODATA);
+}
+
 static void assert_stat(int dfd, const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct stat st;
@@ -268,6 +282,9 @@ static void roundtrip(void **state, PackCompression c)
 	if (geteuid() != 0)
 		skip();
 	make_tree(s);
+	/* CONTENTS has tar's local times: a zone of our own, for the child tar too. */
+	assert_int_equal(setenv("TZ", "XST-5:30", 1), 0);
+	tzset();
 	r = pack(s, c, "stage3-amd64-test", digests, &res, &err);
 	if (r < 0)
 		fail_msg("pack: %s", err);
@@ -314,17 +331,19 @@ static void roundtrip(void **state, PackCompression c)
 	/* CONTENTS.gz lists exactly the tarball's entries, in order. */
 	names = run(s, NULL, "tar -tf out/%s", res.tarball);
 	contents = run(s, NULL,
-		       "zcat out/%s | sed -E 's/^([^ ]+ +){5}//; s/ -> .*//; s/ link to .*//'",
+		       "zcat out/%s | sed -E '$d; s/^([^ ]+ +){5}//; s/ -> .*//; s/ link to .*//'",
 		       res.contents);
 	assert_string_equal(contents, names);
 	free(contents);
 	contents = run(s, NULL, "zcat out/%s", res.contents);
-	assert_contains(contents, "-rw-r--r-- 0/0               7 2020-09-13 12:26 ./etc/hostname\n");
-	assert_contains(contents, "crw-rw-rw- 0/0             1,3 ");
+	assert_contains(contents, "-rw-r--r--  0/0               7 2020-09-13 17:56 ./etc/hostname\n");
+	assert_contains(contents, "-rwx--x--x* 0/0               5 ");
+	assert_contains(contents, "crw-rw-rw-  0/0             1,3 ");
 	assert_contains(contents, " ./bin/ls link to ./bin/busybox\n");
 	free(list);
-	list = run(s, NULL, "TZ=UTC tar --numeric-owner -tvf out/%s", res.tarball);
-	assert_string_equal(contents, list); /* exactly what GNU tar lists */
+	/* Exactly what catalyst stores: GNU tar's listing, then an empty line. */
+	list = run(s, NULL, "tar --xattrs -tvf out/%s; echo", res.tarball);
+	assert_string_equal(contents, list);
 
 	/* DIGESTS: catalyst's layout; sha512sum and b2sum agree. */
 	digests_txt = run(s, NULL, "cat out/%s", res.digests);
@@ -383,10 +402,24 @@ static void roundtrip(void **state, PackCompression c)
 	assert_xattr(ext, "bin/ping", "security.capability", cap_net_raw, sizeof(cap_net_raw));
 	assert_xattr(ext, "bin/ping", "user.pax.flags", pax_flags, strlen(pax_flags));
 	assert_xattr(ext, "bin/busybox", "user.pax.flags", pax_flags, strlen(pax_flags));
+	assert_no_xattr(ext, "bin/busybox", "user.foo");
+	assert_no_xattr(ext, "etc/hostname", "user.foo");
 	pack_result_done(&res);
 }
 
 static void test_xz(void **state) { roundtrip(state, PACK_XZ); }
+/* GNU tar reads these through the programs of their names. */
+static void roundtrip_with(void **state, PackCompression c, const char *prog)
+{
+	_cleanup_free_ char *cmd = xasprintf("command -v %s >/dev/null", prog);
+
+	if (system(cmd) != 0)
+		skip();
+	roundtrip(state, c);
+}
+static void test_lzip(void **state) { roundtrip_with(state, PACK_LZIP, "lzip"); }
+static void test_lzma(void **state) { roundtrip_with(state, PACK_LZMA, "lzma"); }
+static void test_lzop(void **state) { roundtrip_with(state, PACK_LZOP, "lzop"); }
 static void test_zstd(void **state) { roundtrip(state, PACK_ZSTD); }
 static void test_gzip(void **state) { roundtrip(state, PACK_GZIP); }
 static void test_bzip2(void **state) { roundtrip(state, PACK_BZIP2); }
@@ -439,26 +472,45 @@ static void test_bsd_digests(void **state)
 
 static void test_modes(void **state)
 {
+	/* catalyst 4.1's pyDeComp COMPRESS_DEFINITIONS, with its extensions. */
 	static const struct {
 		const char *mode;
 		int r;
 		PackCompression c;
 		bool threads;
+		const char *ext;
 	} t[] = {
-		{ "xz", 0, PACK_XZ, false },        { "xz_x", 0, PACK_XZ, false },
-		{ "pixz", 0, PACK_XZ, true },       { "pixz_i", 0, PACK_XZ, true },
-		{ "pixz_x", 0, PACK_XZ, true },     { "zstd", 0, PACK_ZSTD, false },
-		{ "pzstd", 0, PACK_ZSTD, true },    { "gzip", 0, PACK_GZIP, false },
-		{ "zstd_x", 0, PACK_ZSTD, false },  { "pzstd_x", 0, PACK_ZSTD, true },
-		{ "pigz", 0, PACK_GZIP, false },    { "pigz_x", 0, PACK_GZIP, false },
-		{ "gzip_x", 0, PACK_GZIP, false },  { "bzip2", 0, PACK_BZIP2, false },
-		{ "bzip2_x", 0, PACK_BZIP2, false }, { "lbzip2", 0, PACK_BZIP2, false },
-		{ "lbzip2_x", 0, PACK_BZIP2, false }, { "tar", 0, PACK_NONE, false },
-		{ "tar_x", 0, PACK_NONE, false },   { "rsync", -EINVAL, 0, false },
-		{ "lzip", -EINVAL, 0, false },      { "lzma", -EINVAL, 0, false },
-		{ "lzop", -EINVAL, 0, false },      { "squashfs_gzip", -EINVAL, 0, false },
-		{ "squashfs_xz", -EINVAL, 0, false }, { "", -EINVAL, 0, false },
-		{ "XZ", -EINVAL, 0, false },
+		{ "lbzip2", 0, PACK_BZIP2, false, "tar.bz2" },
+		{ "bzip2", 0, PACK_BZIP2, false, "tar.bz2" },
+		{ "lzip", 0, PACK_LZIP, false, "tar.lzip" },
+		{ "lzma", 0, PACK_LZMA, false, "tar.lzma" },
+		{ "lzop", 0, PACK_LZOP, false, "tar.lzop" },
+		{ "tar", 0, PACK_NONE, false, "tar" },
+		{ "xz", 0, PACK_XZ, false, "tar.xz" },
+		{ "pixz", 0, PACK_XZ, true, "tar.xz" },
+		{ "pixz_i", 0, PACK_XZ, true, "tar.xz" },
+		{ "zstd", 0, PACK_ZSTD, false, "tar.zstd" },
+		{ "pzstd", 0, PACK_ZSTD, true, "tar.pzstd" },
+		{ "gzip", 0, PACK_GZIP, false, "tar.gz" },
+		{ "squashfs_xz", 0, PACK_SQUASHFS_XZ, true, "squashfs" },
+		{ "squashfs_gzip", 0, PACK_SQUASHFS_GZIP, true, "squashfs" },
+		{ "squashfs_zstd", 0, PACK_SQUASHFS_ZSTD, true, "squashfs" },
+		{ "squashfs_pzstd", 0, PACK_SQUASHFS_ZSTD, true, "squashfs" },
+		/* pyDeComp 0.3's deprecated _x modes */
+		{ "lbzip2_x", 0, PACK_BZIP2, false, "tar.bz2" },
+		{ "bzip2_x", 0, PACK_BZIP2, false, "tar.bz2" },
+		{ "tar_x", 0, PACK_NONE, false, "tar" },
+		{ "xz_x", 0, PACK_XZ, false, "tar.xz" },
+		{ "pixz_x", 0, PACK_XZ, true, "tar.xz" },
+		{ "gzip_x", 0, PACK_GZIP, false, "tar.gz" },
+		/* not pyDeComp's, or not a packer */
+		{ "rsync", -EINVAL, 0, false, NULL },
+		{ "pigz", -EINVAL, 0, false, NULL },
+		{ "zstd_x", -EINVAL, 0, false, NULL },
+		{ "pzstd_x", -EINVAL, 0, false, NULL },
+		{ "squashfs", -EINVAL, 0, false, NULL },
+		{ "", -EINVAL, 0, false, NULL },
+		{ "XZ", -EINVAL, 0, false, NULL },
 	};
 	(void)state;
 
@@ -467,17 +519,21 @@ static void test_modes(void **state)
 		int threads = -1;
 
 		assert_int_equal(pack_compression_from_mode(t[i].mode, &c, &threads), t[i].r);
-		if (t[i].r < 0)
+		if (t[i].r < 0) {
+			assert_null(pack_mode_extension(t[i].mode));
 			continue;
+		}
 		assert_int_equal(c, t[i].c);
+		assert_string_equal(pack_mode_extension(t[i].mode), t[i].ext);
 		if (t[i].threads)
 			assert_int_equal(threads, (int)sysconf(_SC_NPROCESSORS_ONLN));
 		else
 			assert_int_equal(threads, 0);
 	}
+	assert_int_equal(pack_modes_n, 22);
 	assert_int_equal(pack_compression_from_mode(NULL, NULL, NULL), -EINVAL);
 	assert_string_equal(pack_extension(PACK_XZ), "tar.xz");
-	assert_string_equal(pack_extension(PACK_ZSTD), "tar.zst");
+	assert_string_equal(pack_extension(PACK_ZSTD), "tar.zstd");
 	assert_string_equal(pack_extension(PACK_GZIP), "tar.gz");
 	assert_string_equal(pack_extension(PACK_BZIP2), "tar.bz2");
 	assert_string_equal(pack_extension(PACK_NONE), "tar");
@@ -780,6 +836,9 @@ int main(void)
 		cmocka_unit_test(test_modes),
 		T(test_xz),
 		T(test_zstd),
+		T(test_lzip),
+		T(test_lzma),
+		T(test_lzop),
 		T(test_gzip),
 		T(test_bzip2),
 		T(test_none),
