@@ -414,26 +414,32 @@ int cmd_prepare(int argc, char **argv)
 		lease.path = p;
 	}
 
-	if (arg_json) {
+	if (arg_json || !hold) {
+		/* The path is the answer: not printing it is a failure.  One
+		 * write(2), so that its errno is the one reported. */
 		Buf b = { 0 };
-		buf_puts(&b, "{\"snapshot\": ");
-		buf_put_json_string(&b, name);
-		buf_puts(&b, ", \"id\": ");
-		buf_put_json_string(&b, lease.id);
-		buf_puts(&b, ", \"path\": ");
-		buf_put_json_string(&b, lease.path);
-		buf_printf(&b, ", \"action\": \"%s\", \"waited_ms\": %" PRId64 ", \"recovered\": %s}",
-			   cache_action_name(lease.action), lease.waited_ms, lease.recovered ? "true" : "false");
-		puts(b.data);
+		int w;
+
+		if (arg_json) {
+			buf_puts(&b, "{\"snapshot\": ");
+			buf_put_json_string(&b, name);
+			buf_puts(&b, ", \"id\": ");
+			buf_put_json_string(&b, lease.id);
+			buf_puts(&b, ", \"path\": ");
+			buf_put_json_string(&b, lease.path);
+			buf_printf(&b, ", \"action\": \"%s\", \"waited_ms\": %" PRId64 ", \"recovered\": %s}\n",
+				   cache_action_name(lease.action), lease.waited_ms,
+				   lease.recovered ? "true" : "false");
+		} else
+			buf_printf(&b, "%s\n", lease.path);
+		fflush(stdout);
+		w = write_all(STDOUT_FILENO, b.data, b.len);
 		buf_done(&b);
-	} else if (!hold)
-		puts(lease.path);
-	/* The path is the answer: not printing it is a failure. */
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		int e = errno ? errno : EIO;
-		log_error("prepare: write the path to standard output: %s", strerror(e));
-		cache_release(&lease);
-		return EXIT_FAIL;
+		if (w < 0) {
+			log_error("prepare: write the path to standard output: %s", strerror(-w));
+			cache_release(&lease);
+			return EXIT_FAIL;
+		}
 	}
 
 	ret = hold ? run_held(cmd, lease.path) : EXIT_OK;
