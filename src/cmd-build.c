@@ -471,7 +471,8 @@ static int clear_dir_contents(const char *path)
 static int acquire_tree(const Build *b, CacheKind kind, const char *path, const char *label, bool image,
 			CacheLease *ret, char **ret_err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO there must not block us (it is refused below). */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *id = NULL, *group = NULL;
 	int r;
 
@@ -484,7 +485,8 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 				 ret_err);
 	if (r < 0) {
 		if (r != -ETIMEDOUT) {
-			char *m = xasprintf("'%s': %s", path, *ret_err ? *ret_err : strerror(-r));
+			char *m = xasprintf("'%s': %s", path,
+					    r == -EINVAL ? "not a regular file" : *ret_err ? *ret_err : strerror(-r));
 			free(*ret_err);
 			*ret_err = m;
 		}
