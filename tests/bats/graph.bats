@@ -263,3 +263,27 @@ stage4-amd64-$T-b 103" ]
 	[ "$status" -eq 0 ]
 	[ -f "$OUT/stage1-amd64-$T-c.tar.xz" ]
 }
+
+@test "zeolite killed: its builds go with it" {
+	spec s4.spec stage4 $T-a $SEED "$FIX/fsscript.sh"
+	mkfifo "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
+	"${Z[@]}" build -j 1 "$WORK/s4.spec" > "$WORK/out" 2> "$WORK/err" &
+	zpid=$!
+	# The fsscript (in the build's sandbox) holds alive.fifo open until it dies.
+	exec 8< "$FIX/distfiles/alive.fifo"
+	read -r inner <&8
+	[ -n "$inner" ]
+	kill -9 "$zpid"
+	wait "$zpid" || true
+	# EOF: every process of the build has gone.
+	run timeout 60 cat <&8
+	exec 8<&-
+	# A build that survived (the bug) is let go, not left blocked.
+	timeout 5 sh -c "echo > '$FIX/distfiles/block.fifo'" || true
+	rm -f "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
+	[ "$status" -eq 0 ]
+	pid=$(sed -n "s/^zeolite: build stage4-amd64-$T-a: started (pid \([0-9]*\),.*/\1/p" "$WORK/err")
+	[ -n "$pid" ]
+	# Gone, or a zombie waiting for its new parent to reap it.
+	[ ! -e "/proc/$pid" ] || grep -q '^State:[[:space:]]*Z' "/proc/$pid/status"
+}
