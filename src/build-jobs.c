@@ -399,7 +399,7 @@ int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const Bu
 		for (size_t k = 0; k < g.n; k++) {
 			size_t i = order[k];
 			if (g.v[i].dep != GRAPH_NONE)
-				printf("# after %s (its seed, not built yet)\n", g.v[g.v[i].dep].name);
+				printf("# after %s (the build that makes its seed)\n", g.v[g.v[i].dep].name);
 			plan_print_text(&plans[i], stdout);
 		}
 		free(order);

@@ -173,7 +173,7 @@ line_of() {
 	spec s4.spec stage4 $T-b 23.0-default/stage3-amd64-$T-a
 	run --separate-stderr "${Z[@]}" build -j 2 --dry-run "$WORK/s4.spec" "$WORK/s3.spec"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"# after stage3-amd64-$T-a (its seed, not built yet)"* ]]
+	[[ "$output" == *"# after stage3-amd64-$T-a (the build that makes its seed)"* ]]
 	[[ "$output" == *"seed        $OUT/stage3-amd64-$T-a"* ]]
 	[ "$(echo "$output" | grep -n "output      $OUT/stage3-amd64-$T-a.tar.xz" | cut -d: -f1)" -lt \
 	  "$(echo "$output" | grep -n "output      $OUT/stage4-amd64-$T-b.tar.xz" | cut -d: -f1)" ]
