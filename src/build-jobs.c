@@ -345,8 +345,13 @@ static int run_graph(Graph *g, const Plan *plans, Jobserver *js, const BuildJobs
 				j->end_ms = now_ms();
 				job_read(&g->v[k], j, true);
 				running--;
-				if (j->slot)
-					jobserver_slot_end(js, &j->slot);
+				if (j->slot) {
+					unsigned held_back = 0, lost = 0;
+					jobserver_slot_end(js, &j->slot, &held_back, &lost);
+					log_info("build %s: jobserver: %u token(s) back to the pool: %u from its FIFO, "
+						 "%u lost with its processes",
+						 g->v[k].name, held_back + lost, held_back, lost);
+				}
 				bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 				_cleanup_free_ char *why = ok ? NULL : failure_reason(&g->v[k], j);
 				graph_finish(g, k, ok, why);
@@ -413,7 +418,11 @@ int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const Bu
 			goto out;
 		}
 	}
+	if (js)
+		log_info("jobserver: %u tokens for the run (%s)", jobserver_tokens(js), jobserver_dir(js));
 	ret = run_graph(&g, plans, js, o);
+	if (js)
+		log_info("jobserver: %u of %u tokens in the pool", jobserver_pool(js), jobserver_tokens(js));
 	jobserver_free(js);
 out:
 	build_graph_done(n, &g, specs, plans);
