@@ -232,8 +232,48 @@ static const char *fmt_duration(char *buf, size_t size, const Job *j, GraphState
 	return buf;
 }
 
+/* --json: the table as one JSON document (docs/many-builds.md). */
+static void print_json(const Graph *g, const Job *jobs, const Plan *plans)
+{
+	Buf b = { 0 };
+
+	buf_puts(&b, "{\"builds\":[");
+	for (size_t i = 0; i < g->n; i++) {
+		const GraphNode *n = &g->v[i];
+		_cleanup_free_ char *out = xasprintf("%s/%s", plans[i].out_dir, plans[i].out_name);
+		if (i)
+			buf_putc(&b, ',');
+		buf_puts(&b, "{\"name\":");
+		buf_put_json_string(&b, n->name);
+		buf_puts(&b, ",\"spec\":");
+		buf_put_json_string(&b, n->label);
+		buf_puts(&b, ",\"result\":");
+		buf_put_json_string(&b, graph_state_name(n->state));
+		if (n->state == GRAPH_DONE || n->state == GRAPH_FAILED)
+			buf_printf(&b, ",\"duration_s\":%.1f", (double) (jobs[i].end_ms - jobs[i].start_ms) / 1000.0);
+		if (n->state == GRAPH_DONE) {
+			buf_puts(&b, ",\"output\":");
+			buf_put_json_string(&b, out);
+		} else if (n->reason) {
+			buf_puts(&b, ",\"reason\":");
+			buf_put_json_string(&b, n->reason);
+		}
+		buf_puts(&b, ",\"log\":");
+		buf_put_json_string(&b, plans[i].log);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	printf("%s\n", b.data);
+	buf_done(&b);
+	fflush(stdout);
+}
+
 static void print_table(const Graph *g, const Job *jobs, const Plan *plans)
 {
+	if (arg_json) {
+		print_json(g, jobs, plans);
+		return;
+	}
 	int w = (int) strlen("BUILD");
 
 	for (size_t i = 0; i < g->n; i++)
@@ -403,8 +443,15 @@ int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const Bu
 		size_t *order = graph_order(&g);
 		for (size_t k = 0; k < g.n; k++) {
 			size_t i = order[k];
-			if (g.v[i].dep != GRAPH_NONE)
+			if (g.v[i].dep != GRAPH_NONE && !arg_json)
 				printf("# after %s (the build that makes its seed)\n", g.v[g.v[i].dep].name);
+			if (arg_json) {
+				Buf j = { 0 };
+				plan_to_json(&plans[i], &j);
+				printf("%s\n", j.data);
+				buf_done(&j);
+				continue;
+			}
 			plan_print_text(&plans[i], stdout);
 		}
 		free(order);

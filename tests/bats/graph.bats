@@ -287,3 +287,29 @@ stage4-amd64-$T-b 103" ]
 	# Gone, or a zombie waiting for its new parent to reap it.
 	[ ! -e "/proc/$pid" ] || grep -q '^State:[[:space:]]*Z' "/proc/$pid/status"
 }
+
+@test "-j --json: the summary as one JSON document" {
+	spec s3.spec stage3 $T-a $SEED
+	spec bad.spec stage4 $T-bad 23.0-default/stage3-amd64-$T-a "$FIX/fail.sh"
+	spec dep.spec stage4 $T-dep 23.0-default/stage4-amd64-$T-bad
+	run --separate-stderr "${Z[@]}" build -j 2 --json "$WORK/s3.spec" "$WORK/bad.spec" "$WORK/dep.spec"
+	[ "$status" -eq 1 ]
+	echo "$output" | python3 -c '
+import json, sys
+t, out, tmp = sys.argv[1:4]
+b = {x["name"]: x for x in json.load(sys.stdin)["builds"]}
+a = b["stage3-amd64-%s-a" % t]
+assert a["result"] == "done" and a["output"] == out + "/stage3-amd64-%s-a.tar.xz" % t and a["duration_s"] >= 0, a
+bad = b["stage4-amd64-%s-bad" % t]
+assert bad["result"] == "failed" and "step '"'"'build'"'"' failed" in bad["reason"], bad
+assert bad["log"] == tmp + "/stage4-amd64-%s-bad.log" % t, bad
+dep = b["stage4-amd64-%s-dep" % t]
+assert dep["result"] == "skipped" and "duration_s" not in dep, dep
+assert dep["reason"] == "its seed'"'"'s build stage4-amd64-%s-bad failed" % t, dep
+' "$T" "$OUT" "$FIX/store/tmp/23.0-default"
+	# -n: one plan object per line, in the graph's order.
+	run --separate-stderr "${Z[@]}" build -j 2 -n --json "$WORK/bad.spec" "$WORK/s3.spec"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | wc -l)" -eq 2 ]
+	echo "$output" | head -1 | python3 -c 'import json, sys; assert json.load(sys.stdin)["name"].startswith("stage3-")'
+}
