@@ -313,3 +313,15 @@ assert dep["reason"] == "its seed'"'"'s build stage4-amd64-%s-bad failed" % t, d
 	[ "$(echo "$output" | wc -l)" -eq 2 ]
 	echo "$output" | head -1 | python3 -c 'import json, sys; assert json.load(sys.stdin)["name"].startswith("stage3-")'
 }
+
+@test "plan --format make: a failed build's dependents never run under make -k, the others do" {
+	spec bad.spec stage4 $T-bad $SEED "$FIX/fail.sh"
+	spec dep.spec stage4 $T-dep 23.0-default/stage4-amd64-$T-bad
+	spec s1.spec stage1 $T-ind $SEED
+	"${Z[@]}" plan --format make "$WORK/bad.spec" "$WORK/dep.spec" "$WORK/s1.spec" > "$WORK/Makefile"
+	run make -k -j 2 -C "$WORK" -f Makefile all
+	[ "$status" -ne 0 ]
+	[ -f "$OUT/stage1-amd64-$T-ind.tar.xz" ]
+	[ ! -e "$OUT/stage4-amd64-$T-dep.tar.xz" ]
+	[[ "$output" != *"build stage4-amd64-$T-dep:"* ]]
+}
