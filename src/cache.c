@@ -486,7 +486,13 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 	}
 	test_point("synced");
 
-	if (renameat2(dir_fd, tmp, dir_fd, req->id, RENAME_NOREPLACE) < 0) {
+	r = renameat2(dir_fd, tmp, dir_fd, req->id, RENAME_NOREPLACE);
+	/* No RENAME_NOREPLACE (FUSE, e.g. GlusterFS): PREPARE is ours, and
+	 * rename(2) replaces nothing but an empty directory, which is
+	 * replaced anyway (entry_ready never serves one). */
+	if (r < 0 && errno == EINVAL)
+		r = renameat(dir_fd, tmp, dir_fd, req->id);
+	if (r < 0) {
 		_cleanup_free_ char *op = xasprintf("rename %s to", tmp);
 		r = step_failed(st, req->kind, op, req->id, -errno, ret_err);
 		goto fail;

@@ -237,20 +237,35 @@ int lock_register(int dir_fd, const char *prefix, const LockOwner *o, LockRegist
 	uint64_t rnd;
 	int r;
 
-	fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	r = lock_byte(fd, 0, F_WRLCK, 0);
-	if (r < 0)
-		return r;
-	r = lock_owner_write(fd, o);
-	if (r < 0)
-		return r;
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t) now_ms() ^ (uint64_t) getpid() << 32;
 	_cleanup_free_ char *name = xasprintf("%s.%d.%016" PRIx64, prefix, (int) getpid(), rnd);
+	_cleanup_free_ char *tmp = NULL;
+
+	fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+	if (fd < 0 && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	if (fd < 0) {
+		/* No O_TMPFILE (FUSE, e.g. GlusterFS): a dot file no lister
+		 * matches, locked and filled, then renamed into place; a
+		 * crash leaves a ".tmp." file nobody reads. */
+		tmp = xasprintf(".tmp.%s", name);
+		fd = openat(dir_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0)
+			return -errno;
+	}
+	r = lock_byte(fd, 0, F_WRLCK, 0);
+	if (r == 0)
+		r = lock_owner_write(fd, o);
+	if (r == 0 && tmp && renameat(dir_fd, tmp, dir_fd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		if (tmp)
+			(void) unlinkat(dir_fd, tmp, 0);
+		return r;
+	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (linkat(AT_FDCWD, path, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
+	if (!tmp && linkat(AT_FDCWD, path, dir_fd, name, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
 	*ret = (LockRegistration) { .fd = TAKE_FD(fd), .dir_fd = dir_fd, .name = TAKE_PTR(name) };
 	return 0;
