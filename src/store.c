@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "store.h"
 
+#include "build-config.h"
+#include "log.h"
+
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 static uid_t euid(void)
 {
@@ -108,6 +113,85 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
+/* The type of the mount under FD from /proc/self/mountinfo ("fuse.glusterfs"),
+ * or NULL. */
+static char *mount_fstype(int fd)
+{
+	struct statx sx;
+	char line[4096];
+	char *t = NULL;
+	FILE *f;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) < 0 || !(sx.stx_mask & STATX_MNT_ID))
+		return NULL;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return NULL;
+	while (!t && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+		char type[256];
+
+		if (strtoull(line, NULL, 10) == sx.stx_mnt_id && sep && sscanf(sep + 3, "%255s", type) == 1)
+			t = xstrdup(type);
+	}
+	fclose(f);
+	return t;
+}
+
+/*
+ * A store (or part of it) on a shared filesystem keeps zeolite's
+ * guarantees only where its fcntl locks were shown to hold between
+ * clients (docs/shared-stores.md): GlusterFS (tests/bats/gluster.bats).
+ * On the other network and FUSE filesystems, a warning, once per
+ * filesystem.
+ */
+static void check_shared_fs(int fd, const char *what, dev_t *seen, size_t *n_seen)
+{
+	static const struct {
+		unsigned long type;
+		const char *name;
+	} untested[] = {
+		{ 0x6969, "NFS" }, { 0x517B, "SMB" }, { 0xFF534D42, "CIFS" }, { 0xFE534D42, "SMB2" },
+		{ 0x00C36400, "CephFS" }, { 0x5346414F, "AFS" }, { 0x6B414653, "kAFS" },
+		{ 0x01021997, "9p" }, { 0x7461636F, "OCFS2" }, { 0x01161970, "GFS2" },
+		{ 0x0BD00BD0, "Lustre" },
+	};
+	struct statfs sf;
+	struct stat st;
+	unsigned long type;
+	const char *name = NULL;
+
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
+		return;
+	for (size_t i = 0; i < *n_seen; i++)
+		if (seen[i] == st.st_dev)
+			return;
+	seen[(*n_seen)++] = st.st_dev;
+	type = (unsigned long) sf.f_type;
+#if TEST_HOOKS
+	const char *fake = secure_getenv("ZEOLITE_TEST_FSTYPE");
+	if (fake)
+		type = strtoul(fake, NULL, 16);
+#endif
+	if (type == 0x65735546) {
+		_cleanup_free_ char *t = mount_fstype(fd);
+
+		if (t && strcmp(t, "fuse.glusterfs") == 0)
+			return;
+		log_warning("'%s' is on %s (FUSE): zeolite's locks were not shown to hold between the "
+			    "clients of this filesystem; do not share it between hosts (docs/shared-stores.md)",
+			    what, t ? t : "an unknown filesystem");
+		return;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(untested) && !name; i++)
+		if (untested[i].type == type)
+			name = untested[i].name;
+	if (name)
+		log_warning("'%s' is on %s: zeolite's locks were not shown to hold between the clients "
+			    "of this filesystem; do not share it between hosts (docs/shared-stores.md)",
+			    what, name);
+}
+
 int store_open(const char *path, Store *ret, char **ret_err)
 {
 	static const struct {
@@ -123,6 +207,8 @@ int store_open(const char *path, Store *ret, char **ret_err)
 		{ "kerncache", 0 },
 	};
 	Store s = STORE_INIT;
+	dev_t seen[ELEMENTSOF(layout) + 1];
+	size_t n_seen = 0;
 	_cleanup_free_ char *trimmed = xstrdup(path);
 	size_t len = strlen(trimmed);
 	int r;
@@ -156,6 +242,9 @@ int store_open(const char *path, Store *ret, char **ret_err)
 		r = subdir_at(s.fd, layout[i].name, what, true, ret_err);
 		if (r < 0)
 			goto fail;
+		if (i == 0)
+			check_shared_fs(s.fd, s.path, seen, &n_seen);
+		check_shared_fs(r, what, seen, &n_seen);
 		if (layout[i].off)
 			*(int *) ((char *) &s + layout[i].off) = r;
 		else

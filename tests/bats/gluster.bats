@@ -223,3 +223,15 @@ paused() {
 	[[ "$stderr" == *"held by pid $holder "*"not waiting (lock_timeout 0)" ]]
 	kill -9 "$holder"
 }
+
+@test "a store on an untested shared filesystem (NFS, a FUSE other than GlusterFS) warns, naming it; the store works" {
+	# f_type faked (test hook): no NFS client or other FUSE filesystem here.
+	run --separate-stderr env ZEOLITE_TEST_FSTYPE=6969 "$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/s" status
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "zeolite: '$WORK/s' is on NFS: zeolite's locks were not shown to hold between the clients of this filesystem; do not share it between hosts (docs/shared-stores.md)" ]]
+	run --separate-stderr env ZEOLITE_TEST_FSTYPE=65735546 "$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/s" status
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == "zeolite: '$WORK/s' is on "*" (FUSE): zeolite's locks were not shown"* ]]
+	run --separate-stderr "$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/s" status
+	[ -z "$stderr" ]
+}
