@@ -9,7 +9,7 @@ libarchive-dev nettle-dev libssl-dev libcmocka-dev libsquashfs-dev squashfs-tool
 bats clang libclang-rt-14-dev valgrind cppcheck scdoc zsh
 busybox-static xz-utils zstd bzip2 gzip tar util-linux mount time
 lzip lzop squashfs-tools attr libcap2-bin
-munge slurmctld slurmd slurm-client"
+munge slurmctld slurmd slurm-client glusterfs-server glusterfs-client"
 # `scripts/deps.sh bench`: also what the benchmarks need.
 [ "${1:-}" = bench ] && packages="$packages hyperfine e2fsprogs squashfs-tools"
 
