@@ -1009,15 +1009,19 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 		    const CacheGcOptions *o, CacheGcFn fn, void *userdata)
 {
 	int dir_fd = kind_fd(st, kind);
-	_cleanup_close_ int lock_fd = open_lock_file(dir_fd, e->id);
+	/* A dry run only reads (a read-only store): what entry_info() saw of
+	 * the locks stands for taking them. */
+	_cleanup_close_ int lock_fd = o->dry_run ? -EBADF : open_lock_file(dir_fd, e->id);
 	_cleanup_free_ char *label = xasprintf("%s/%s", cache_kind_name(kind), e->id);
 	bool remove_entry = e->malformed || (remove_ready && e->ready);
 	LockOwner me;
 	int r;
 
-	if (lock_fd < 0)
+	if (o->dry_run && e->preparing)
+		return 0;
+	if (!o->dry_run && lock_fd < 0)
 		return lock_fd;
-	if (lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0) < 0)
+	if (!o->dry_run && lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0) < 0)
 		return 0; /* being prepared: not ours to touch */
 	if (!o->dry_run && (e->leftovers || remove_entry)) {
 		lock_owner_self(&me, "removing", label);
@@ -1033,7 +1037,7 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 	}
 	if (!remove_entry)
 		goto done;
-	r = lock_byte(lock_fd, LOCK_BYTE_USE, F_WRLCK, 0);
+	r = o->dry_run ? (e->in_use ? -EAGAIN : 0) : lock_byte(lock_fd, LOCK_BYTE_USE, F_WRLCK, 0);
 	if (r < 0) {
 		fn(userdata, kind, label, e->malformed ? "kept: in use (malformed)" : "kept: in use");
 		goto done;

@@ -258,6 +258,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			goto out;
 		}
 		log_info("build %s: step '%s'", b->name, steps[i]);
+		status_note_step(b->st->tmp_fd, b->rel_type, b->name, steps[i], b->log);
 		test_point(steps[i]);
 		SandboxConfig sc = {
 			.lower = seed_tree,
@@ -865,7 +866,9 @@ int cmd_build(int argc, char **argv)
 		return command_usage_error("build", "-F/--fetchonly is not supported yet; nothing was done");
 	if (o.enter_chroot)
 		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
-	r = load_config_and_store(&cfg, &st);
+	r = o.dry_run ? EXIT_OK : require_root("build");
+	if (r == EXIT_OK)
+		r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 	return build_all(&cfg, &st, (int) n_specs, specs, &o);

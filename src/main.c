@@ -190,6 +190,7 @@ int print_diags(const Diags *d)
 
 int load_config(Config *c)
 {
+	bool unreadable = false;
 	Diags d = { 0 };
 	int r;
 
@@ -218,9 +219,11 @@ int load_config(Config *c)
 		r = 0;
 		for (size_t i = 0; i < arg_n_configs && r >= 0; i++) {
 			r = config_load(c, arg_configs[i], &d);
-			if (r < 0 && d.n_errors == 0)
+			if (r < 0 && d.n_errors == 0) {
 				diags_add(&d, false, "%s: cannot read config file: %s", arg_configs[i],
 					  strerror(-r));
+				unreadable = true;
+			}
 		}
 	}
 	/* --storedir before the %(storedir)s substitution, so that
@@ -233,7 +236,9 @@ int load_config(Config *c)
 		r = config_finish(c, &d);
 	if (print_diags(&d) != EXIT_OK || r < 0) {
 		diags_done(&d);
-		return EXIT_DATAERR;
+		/* sysexits: a config file that is not there (or not readable)
+		 * is missing input; one that is wrong is a config error. */
+		return unreadable ? EXIT_NOINPUT : EXIT_CONFIG;
 	}
 	diags_done(&d);
 	return EXIT_OK;
@@ -253,15 +258,55 @@ unsigned long effective_lock_timeout(const Config *c, const Spec *spec)
 	return c->lock_timeout;
 }
 
+/* What to do about a store store_open() refused (WHY names the path). */
+static void store_hint(const char *path, const char *why, int r)
+{
+	if (r == -ENOENT)
+		log_error("hint: check storedir (or --storedir); a store is made by the first build, "
+			  "snapshot or prepare, run as root");
+	else if (why && strstr(why, "is owned by uid"))
+		log_error("hint: chown the store to the user who runs zeolite (chown -R %u '%s'), "
+			  "or use --storedir DIR for a store of your own", (unsigned) geteuid(), path);
+	else if (why && strstr(why, "writable by group or others"))
+		log_error("hint: chmod go-w the directory named above, or use --storedir DIR");
+	else if (why && strstr(why, "is a symlink"))
+		log_error("hint: point storedir (or --storedir) at the real directory");
+}
+
+static int store_error(const Config *c, int r, const char *why)
+{
+	log_error("store '%s': %s", c->storedir, why ? why : strerror(-r));
+	store_hint(c->storedir, why, r);
+	switch (r) {
+	case -EPERM:
+	case -EINVAL:
+		return EXIT_DATAERR;
+	case -ENOENT:
+		return EXIT_NOINPUT;
+	case -EACCES:
+	case -EROFS:
+	case -ENOSPC:
+	case -EDQUOT:
+		return EXIT_CANTCREAT;
+	default:
+		return EXIT_IOERR;
+	}
+}
+
 int open_store(const Config *c, Store *ret)
 {
 	_cleanup_free_ char *why = NULL;
 	int r = store_open(c->storedir, ret, &why);
 
-	if (r >= 0)
-		return EXIT_OK;
-	log_error("store '%s': %s", c->storedir, why ? why : strerror(-r));
-	return r == -EPERM || r == -EINVAL ? EXIT_DATAERR : EXIT_FAIL;
+	return r >= 0 ? EXIT_OK : store_error(c, r, why);
+}
+
+int open_store_readonly(const Config *c, Store *ret)
+{
+	_cleanup_free_ char *why = NULL;
+	int r = store_open_readonly(c->storedir, ret, &why);
+
+	return r >= 0 ? EXIT_OK : store_error(c, r, why);
 }
 
 int load_config_and_store(Config *c, Store *ret)
@@ -269,6 +314,24 @@ int load_config_and_store(Config *c, Store *ret)
 	int r = load_config(c);
 
 	return r != EXIT_OK ? r : open_store(c, ret);
+}
+
+int load_config_and_store_readonly(Config *c, Store *ret)
+{
+	int r = load_config(c);
+
+	return r != EXIT_OK ? r : open_store_readonly(c, ret);
+}
+
+int require_root(const char *cmd)
+{
+	if (geteuid() == 0)
+		return EXIT_OK;
+	log_error("%s: needs root (stages keep their owners, and the store is root's); "
+		  "nothing was done", cmd);
+	log_error("hint: run it as root (sudo zeolite %s ...)%s", cmd,
+		  strcmp(cmd, "build") == 0 ? ", or see the plan without root: zeolite build --dry-run" : "");
+	return EXIT_NOPERM;
 }
 
 /* ---- zeolite check ---------------------------------------------------- */

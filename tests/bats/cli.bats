@@ -91,9 +91,9 @@ load lib
 	[ "$status" -eq 64 ]
 }
 
-@test "a missing config file given with -c: exit 65 naming it" {
+@test "a missing config file given with -c: exit 66 naming it" {
 	run --separate-stderr "$ZEOLITE" -c "$WORK/nope.conf" check x.spec
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	[[ "${stderr_lines[0]}" == "zeolite: $WORK/nope.conf: "* ]]
 }
 
@@ -142,10 +142,10 @@ load lib
 
 @test "global options are accepted after the command and after -f" {
 	run --separate-stderr "$ZEOLITE" status -c "$WORK/missing.conf"
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
 	run --separate-stderr "$ZEOLITE" -f "$WORK/x.spec" -c "$WORK/missing.conf"
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
 }
 
@@ -162,7 +162,7 @@ load lib
 	[ "$status" -eq 64 ]
 	[[ "${stderr_lines[0]}" == "zeolite: --log-level: 'loud' is not one of"* ]]
 	run --separate-stderr "${Z[@]}" --log-file "$WORK/log" -c "$WORK/missing.conf" status
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	grep -q 'error   : .*missing.conf: cannot read config file' "$WORK/log"
 	[[ "$stderr" == *"missing.conf: cannot read config file"* ]]
 }
