@@ -37,8 +37,6 @@ __attribute__((visibility("default"))) const ArchiveOps zeolite_archive_ops = {
 	.unpack_archive_at = unpack_archive_at,
 	.snapshot_make = snapshot_make,
 	.sha256_fd = archive_sha256_fd,
-	.pack_tree = pack_tree,
-	.pack_result_done = pack_result_done,
 	.image_make = image_make,
 };
 #endif

@@ -70,9 +70,9 @@ static int write_file_at(int dir_fd, const char *name, const char *text, mode_t 
 	return write_all(fd, text, strlen(text));
 }
 
-/* Files zeolite puts into the build root: they go into the overlay's
- * upper layer before the sandbox starts. */
-/* cp ARGS... with a message naming WHAT on failure. */
+/* cp SRC DST (-a: as it is, else following symlinks) into the upper
+ * layer, which holds only what zeolite put there yet; a message naming
+ * WHAT on failure. */
 static int copy_in(const char *what, const char *src, const char *dst, bool archive, char **ret_err)
 {
 	_cleanup_free_ char *dir = xstrdup(dst);
@@ -292,9 +292,53 @@ static int remove_in(int up, const char *path)
 	return rm_rf_at(fd, name);
 }
 
+/* Directory DIR (absolute) in UP, each missing component made as the
+ * seed's directory of that name is (mode, owner, times): what overlayfs's
+ * copy-up would have made.  An fd, or -errno. */
+static int copy_up_dir(int up, const char *seed_tree, const char *dir, int *ret_fd)
+{
+	_cleanup_free_ char *p = xstrdup(dir);
+	_cleanup_close_ int fd = fcntl(up, F_DUPFD_CLOEXEC, 3);
+	char *s = p + strspn(p, "/");
+
+	if (fd < 0)
+		return -errno;
+	while (*s) {
+		char *e = s + strcspn(s, "/");
+		char sep = *e;
+		int n;
+
+		*e = '\0'; /* P is now the path up to this component */
+		n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n < 0 && errno == ENOENT) {
+			_cleanup_free_ char *sp = xasprintf("%s%s", seed_tree, p);
+			struct stat st;
+			if (lstat(sp, &st) < 0 || !S_ISDIR(st.st_mode))
+				return -ENOENT;
+			if (mkdirat(fd, s, st.st_mode & 07777) < 0)
+				return -errno;
+			n = openat(fd, s, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (n >= 0) {
+				struct timespec ts[2] = { st.st_atim, st.st_mtim };
+				(void) fchown(n, st.st_uid, st.st_gid);
+				(void) fchmod(n, st.st_mode & 07777);
+				(void) futimens(n, ts);
+			}
+		}
+		if (n < 0)
+			return -errno;
+		close(fd);
+		fd = n;
+		*e = sep;
+		s = e + strspn(e, "/");
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
 /* An overlay whiteout at PATH in UP: the seed's file is gone from the
  * merged tree, as catalyst's clear_path removes it. */
-static int whiteout_in(int up, const char *path)
+static int whiteout_in(int up, const char *seed_tree, const char *path)
 {
 	const char *name;
 	_cleanup_free_ char *dir = split_path(path, &name);
@@ -302,7 +346,7 @@ static int whiteout_in(int up, const char *path)
 	int r = open_dir_in(up, dir, &fd);
 
 	if (r == -ENOENT)
-		return 0; /* no directory in upper: nothing of the build there; the seed's stays hidden by none */
+		r = copy_up_dir(up, seed_tree, dir, &fd);
 	if (r < 0)
 		return r;
 	(void) rm_rf_at(fd, name);
@@ -389,6 +433,71 @@ static bool same_as_host(int up, const char *path, const char *host)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
+/* The id of NAME in the stage's /etc/passwd (FILE "passwd") or /etc/group
+ * ("group") under ROOT (the stage's root in UP, or in the seed): UP's copy
+ * first.  -1 when there is none. */
+static long stage_id(int up, const char *seed_tree, const char *root, const char *file, const char *name)
+{
+	_cleanup_free_ char *rel = xasprintf("%s/etc/%s", root, file), *text = NULL;
+	size_t len, n = strlen(name);
+	struct open_how how = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int fd = (int) syscall(SYS_openat2, up, rel + 1, &how, sizeof(how));
+
+	if (fd >= 0) {
+		_cleanup_free_ char *fp = xasprintf("/proc/self/fd/%d", fd);
+		if (read_file_at(AT_FDCWD, fp, 4 * 1024 * 1024, &text, &len) < 0)
+			return -1;
+	} else {
+		_cleanup_free_ char *sp = xasprintf("%s%s", seed_tree, rel);
+		if (read_file_at(AT_FDCWD, sp, 4 * 1024 * 1024, &text, &len) < 0)
+			return -1;
+	}
+	for (char *l = text, *e; l && *l; l = e) {
+		e = strchr(l, '\n');
+		if (e)
+			*e++ = '\0';
+		if (strncmp(l, name, n) == 0 && l[n] == ':') {
+			char *f = strchr(l + n + 1, ':');
+			if (f)
+				return strtol(f + 1, NULL, 10);
+		}
+	}
+	return -1;
+}
+
+/* catalyst's clean: "chown -R portage:portage" of the stage's repo_basedir.
+ * Here: the directory itself and the kept repositories' mount points (all
+ * that zeolite made there), when the stage has a portage user and group. */
+static int chown_repo_basedir(const Plan *b, int up, const char *seed_tree, const char *root)
+{
+	const char *base = b->cfg->repo_basedir ? b->cfg->repo_basedir : "/var/db/repos";
+	_cleanup_free_ char *dir = xasprintf("%s%s", root, base), *sp = xasprintf("%s%s", seed_tree, dir);
+	_cleanup_close_ int fd = -EBADF;
+	long uid = stage_id(up, seed_tree, root, "passwd", "portage");
+	long gid = stage_id(up, seed_tree, root, "group", "portage");
+	struct stat st;
+	int r;
+
+	if (uid < 0 || gid < 0)
+		return 0;
+	r = open_dir_in(up, dir, &fd);
+	if (r == -ENOENT && lstat(sp, &st) == 0 && S_ISDIR(st.st_mode))
+		r = copy_up_dir(up, seed_tree, dir, &fd);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (fchown(fd, (uid_t) uid, (gid_t) gid) < 0)
+		return -errno;
+	for (size_t i = 0; i < b->n_repos; i++) {
+		_cleanup_free_ char *loc = xasprintf("%s%s", root, b->repos[i].location);
+		_cleanup_close_ int lfd = -EBADF;
+		if (b->repos[i].keep && open_dir_in(up, loc, &lfd) == 0 && fchown(lfd, (uid_t) uid, (gid_t) gid) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
 /* The shipped make.conf, exactly, at DIR/make.conf of UP. */
 static int write_make_conf_in(int up, const char *dir, const char *text)
 {
@@ -441,7 +550,7 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 	if (!stage4 || same_as_host(up, "/etc/resolv.conf", "/etc/resolv.conf")) {
 		r = remove_in(up, "/etc/resolv.conf");
 		if (r >= 0 && seed_has(seed_tree, "etc/resolv.conf"))
-			r = whiteout_in(up, "/etc/resolv.conf");
+			r = whiteout_in(up, seed_tree, "/etc/resolv.conf");
 		if (r < 0)
 			goto fail;
 	}
@@ -472,13 +581,13 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 			_cleanup_free_ char *f = xasprintf("/etc/portage/repos.conf/%s.conf", rp->name);
 			r = remove_in(up, f);
 			if (r >= 0 && seed_has(seed_tree, f + 1))
-				r = whiteout_in(up, f);
+				r = whiteout_in(up, seed_tree, f);
 			if (r < 0)
 				goto fail;
 		}
 		r = remove_in(up, rp->location);
 		if (r >= 0 && seed_has(seed_tree, rp->location + 1))
-			r = whiteout_in(up, rp->location);
+			r = whiteout_in(up, seed_tree, rp->location);
 		if (r >= 0)
 			r = prune_in(up, seed_tree, rp->location);
 		if (r < 0)
@@ -491,6 +600,10 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 	if ((r = prune_in(up, seed_tree, PLAN_TARGETS_DIR)) < 0 ||
 	    (b->ccache_dir && (r = prune_in(up, seed_tree, "/var/tmp/ccache")) < 0))
 		goto fail;
+	/* var_tmpfs_portage's mount point: in /var/tmp, a cleanable. */
+	for (size_t i = 0; i < b->n_mounts; i++)
+		if (strcmp(b->mounts[i].kind, "tmpfs") == 0 && (r = prune_in(up, seed_tree, b->mounts[i].target)) < 0)
+			goto fail;
 	{
 		const char *name;
 		_cleanup_free_ char *dir = split_path(PLAN_TARGETS_DIR, &name);
@@ -498,6 +611,9 @@ int chroot_files_out(const Plan *b, const char *upper, const char *seed_tree, ch
 		if ((r = prune_in(up, seed_tree, dir)) < 0)
 			goto fail;
 	}
+	what = "chown the repository directory to portage";
+	if ((r = chown_repo_basedir(b, up, seed_tree, stage1 ? "/tmp/stage1root" : "")) < 0)
+		goto fail;
 	/* Last, the make.conf that ships: what the plan says, exactly. */
 	what = "write the make.conf that ships";
 	r = write_make_conf_in(up, stage1 ? "/tmp/stage1root/etc/portage" : "/etc/portage", b->make_conf_shipped);

@@ -21,8 +21,10 @@
  * interpreters and zeolite's repos.conf entries (but keep_repos') gone;
  * the mount points zeolite made (the targets directory, the repositories
  * but keep_repos', the ccache directory) gone with the empty directories
- * above them the seed does not have; and last the make.conf that ships,
- * exactly plan->make_conf_shipped, in the stage's root.
+ * above them the seed does not have; the repo basedir (and kept mount
+ * points) chowned to the stage's portage user, as catalyst's clean; and
+ * last the make.conf that ships, exactly plan->make_conf_shipped, in the
+ * stage's root.
  */
 #ifndef ZEOLITE_CHROOT_FILES_H
 #define ZEOLITE_CHROOT_FILES_H

@@ -16,6 +16,7 @@
  */
 #include "archive-ops.h"
 #include "cache.h"
+#include "catalyst-lock.h"
 #include "chroot-files.h"
 #include "fs.h"
 #include "image-mount.h"
@@ -50,7 +51,7 @@ typedef struct BuildOptions {
 	bool purge;
 	bool purge_only;
 	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
-	bool fetch_only;     /* -F: refused by cmd_build() until the target scripts can fetch only */
+	bool fetch_only;     /* -F: options += "fetch" (clst_FETCH, emerge --fetchonly, no pack) */
 	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
 } BuildOptions;
 
@@ -92,15 +93,14 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 		return -errno;
 	r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
-		_cleanup_free_ char *d = NULL;
-		if (lock_owner_read(fd, &o) == 0)
-			d = lock_owner_describe(&o);
+		/* zeolite's record, or catalyst's pid and command line: the
+		 * lock file is catalyst's chroot_path + ".lock" (catalyst-lock.h). */
+		_cleanup_free_ char *d = catalyst_lock_holder(fd);
 		if (b->timeout)
 			*ret_err = xasprintf("build '%s' is held by %s; gave up after %lu s (lock_timeout)", b->name,
-					     d ? d : "another process", b->timeout);
+					     d, b->timeout);
 		else
-			*ret_err = xasprintf("build '%s' is held by %s; not waiting (lock_timeout 0)", b->name,
-					     d ? d : "another process");
+			*ret_err = xasprintf("build '%s' is held by %s; not waiting (lock_timeout 0)", b->name, d);
 		return -ETIMEDOUT;
 	}
 	if (r < 0)
@@ -201,15 +201,17 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	const char *repo = b->repo_dir, *script = b->script;
 	char **env = b->env;
 	SandboxBind *binds = xcalloc(b->n_mounts + 1, sizeof(*binds));
-	size_t n_binds = 0;
+	char **images = xcalloc(b->n_mounts + 1, sizeof(char *));
+	char **image_roots = xcalloc(b->n_mounts + 1, sizeof(char *));
+	size_t n_binds = 0, n_images = 0;
 	int r = 0;
 
 	{
 		char *mk_argv[] = { "mkdir", "-p", upper, owork, root, NULL };
 		if (chroot_run_argv(mk_argv) < 0) {
 			*ret_err = xasprintf("cannot create the work directory '%s'", b->work);
-			free(binds);
-			return -EIO;
+			r = -EIO;
+			goto out;
 		}
 	}
 	/* The plan's mounts but the seed (the overlay) and the snapshot
@@ -218,16 +220,31 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	for (size_t i = 2; i < b->n_mounts; i++) {
 		const PlanMount *m = &b->mounts[i];
 		bool tmpfs = strcmp(m->kind, "tmpfs") == 0;
+		const char *source = m->source;
+		/* A spec repos .sqfs: mounted here, in zeolite's private
+		 * namespace (the sandbox is cloned from it), and bound. */
+		if (strcmp(m->kind, "squashfs") == 0) {
+			images[n_images] = xasprintf("%s/repo-%zu.img", b->work, i);
+			r = mount_ns_private(ret_err);
+			if (r >= 0)
+				r = image_mount(m->source, images[n_images], true, ret_err);
+			if (r < 0) {
+				free(images[n_images]);
+				goto out;
+			}
+			source = image_roots[n_images] = image_repo_root(images[n_images]);
+			n_images++;
+		}
 		if (!tmpfs && !m->read_only) {
 			char *mk_argv[] = { "mkdir", "-p", m->source, NULL };
 			if (chroot_run_argv(mk_argv) < 0) {
 				*ret_err = xasprintf("cannot create '%s'", m->source);
-				free(binds);
-				return -EIO;
+				r = -EIO;
+				goto out;
 			}
 		}
 		binds[n_binds++] = (SandboxBind) {
-			.source = m->source,
+			.source = source,
 			.target = m->target,
 			.read_only = m->read_only,
 			.tmpfs_options = tmpfs ? m->source : NULL,
@@ -299,6 +316,14 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	}
 	r = chroot_files_out(b, upper, seed_tree, ret_err);
 out:
+	for (size_t i = 0; i < n_images; i++) {
+		image_umount(images[i]);
+		(void) rmdir(images[i]);
+		free(images[i]);
+		free(image_roots[i]);
+	}
+	free(images);
+	free(image_roots);
 	free(binds);
 	return r;
 }
@@ -597,6 +622,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	BuildInput seed = BUILD_INPUT_INIT, snap = BUILD_INPUT_INIT;
 	int64_t t0 = now_ms();
 	int r, ret = EXIT_OK;
+	bool fetch_only;
 
 	/* 2. The build's own lock, before any expensive work. */
 	r = take_build_lock(&b, &lock_fd, &err);
@@ -683,13 +709,17 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 	if (r < 0)
 		goto fail;
 
-	/* 6. Pack and publish. */
-	test_point("packing");
-	log_info("build %s: packing %s", b.name, b.out_name);
-	r = pack_result(&b, seed.tree, &err);
-	if (r < 0)
-		goto fail;
-	test_point("packed");
+	/* 6. Pack and publish; with "fetch" (-F), as catalyst, nothing: the
+	 * steps only fetched (clst_FETCH: emerge --fetchonly). */
+	fetch_only = config_has_option(b.cfg, "fetch");
+	if (!fetch_only) {
+		test_point("packing");
+		log_info("build %s: packing %s", b.name, b.out_name);
+		r = pack_result(&b, seed.tree, &err);
+		if (r < 0)
+			goto fail;
+		test_point("packed");
+	}
 
 	/* 7. Done: leases go, the work directory too (unless keepwork). */
 	build_input_done(&seed);
@@ -701,8 +731,13 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 			(void) rm_rf_at(rel_fd, b.name);
 	} else
 		clear_marks(work_fd);
-	printf("%s/%s\n", b.out_dir, b.out_name);
-	log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
+	if (fetch_only)
+		log_info("build %s: fetched only (-F), nothing packed; done in %.1f s", b.name,
+			 (double) (now_ms() - t0) / 1000.0);
+	else {
+		printf("%s/%s\n", b.out_dir, b.out_name);
+		log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
+	}
 	return EXIT_OK;
 
 fail:
@@ -821,7 +856,7 @@ int cmd_build(int argc, char **argv)
 			       "  -P, --purgeonly          only do what -p does\n"
 			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
 			       "                           the autoresume marks)\n"
-			       "  -F, --fetchonly          refused: not supported yet\n"
+			       "  -F, --fetchonly          only fetch: emerge --fetchonly, nothing packed\n"
 			       "      --enter-chroot       refused: not supported yet\n"
 			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n\n"
 			       "The global options (zeolite --help) are accepted here too.\n");
@@ -861,9 +896,7 @@ int cmd_build(int argc, char **argv)
 		specs[n_specs++] = argv[i];
 	if (n_specs == 0)
 		return command_usage_error("build", "no spec file given");
-	/* Never ignored: refused until the executor can do them. */
-	if (o.fetch_only)
-		return command_usage_error("build", "-F/--fetchonly is not supported yet; nothing was done");
+	/* Never ignored: refused until the executor can do it. */
 	if (o.enter_chroot)
 		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
 	r = o.dry_run ? EXIT_OK : require_root("build");
@@ -871,5 +904,13 @@ int cmd_build(int argc, char **argv)
 		r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
+	if (o.fetch_only && !config_has_option(&cfg, "fetch")) {
+		/* catalyst: -F adds "fetch" to the options; the scripts get
+		 * clst_FETCH=true and run emerge --fetchonly. */
+		size_t n = strv_length(cfg.options);
+		cfg.options = xrealloc(cfg.options, (n + 2) * sizeof(char *));
+		cfg.options[n] = xstrdup("fetch");
+		cfg.options[n + 1] = NULL;
+	}
 	return build_all(&cfg, &st, (int) n_specs, specs, &o);
 }

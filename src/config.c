@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pack-modes.h"
 #include "toml.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -26,6 +27,7 @@ typedef enum KeyKind {
 	KEY_STRV,          /* char **: an array of strings */
 	KEY_DIGESTS,       /* char **: an array of digest names */
 	KEY_DIGEST_FORMAT, /* char *: "bsd" or "linux" */
+	KEY_COMPRESSION,   /* char *: a compression mode of pack-modes.h */
 	KEY_CACHE_FORMAT,  /* char *: "image" or "tree" */
 	KEY_JOBS,          /* long, >= 1 */
 	KEY_LOAD,          /* char *: a non-negative number, as text */
@@ -44,7 +46,7 @@ typedef struct ConfigKey {
 static const ConfigKey config_keys[] = {
 	STR("binhost", binhost),
 	{ "cache_format", KEY_CACHE_FORMAT, offsetof(Config, cache_format) },
-	STR("compression_mode", compression_mode),
+	{ "compression_mode", KEY_COMPRESSION, offsetof(Config, compression_mode) },
 	{ "digests", KEY_DIGESTS, offsetof(Config, digests) },
 	{ "digest_format", KEY_DIGEST_FORMAT, offsetof(Config, digest_format) },
 	{ "distcc_hosts", KEY_STRV, offsetof(Config, distcc_hosts) },
@@ -104,8 +106,6 @@ static char **strv_new(const char *const *v, size_t n)
 
 void config_init(Config *c)
 {
-	static const char *const default_digests[] = { "blake2b", "sha512" };
-
 	/* catalyst 4.1's confdefaults, with zeolite's names where the
 	 * product differs (storedir, sharedir). */
 	*c = (Config) {
@@ -122,7 +122,8 @@ void config_init(Config *c)
 		.compression_mode = xstrdup("lbzip2"),
 		.digest_format = xstrdup("linux"),
 		.cache_format = xstrdup("image"),
-		.digests = strv_new(default_digests, ELEMENTSOF(default_digests)),
+		/* catalyst has no default digests: without the key, no DIGESTS. */
+		.digests = strv_new(NULL, 0),
 		.options = strv_new(NULL, 0),
 		.distcc_hosts = strv_new(NULL, 0),
 		.lock_timeout = CONFIG_DEFAULT_LOCK_TIMEOUT,
@@ -139,6 +140,7 @@ void config_done(Config *c)
 		switch (k->kind) {
 		case KEY_STRING:
 		case KEY_DIGEST_FORMAT:
+		case KEY_COMPRESSION:
 		case KEY_CACHE_FORMAT:
 		case KEY_LOAD:
 			free(*field_str(c, k));
@@ -169,8 +171,11 @@ bool config_has_option(const Config *c, const char *option)
 ConfigOrigin config_origin(const Config *c, const char *key)
 {
 	int i = find_key(key, strlen(key));
+	ConfigOrigin none = { 0 };
 
-	return i < 0 || !c->origins ? (ConfigOrigin) { 0 } : c->origins[i];
+	if (i < 0 || !c->origins)
+		return none;
+	return c->origins[i];
 }
 
 /* ---- loading --------------------------------------------------------- */
@@ -223,6 +228,20 @@ static int check_value(const char *path, const ConfigKey *k, const TomlValue *v,
 		if (strcmp(v->str, "bsd") != 0 && strcmp(v->str, "linux") != 0) {
 			diags_add(d, false, "%s:%u: '%s' must be \"bsd\" or \"linux\", not \"%s\"", path,
 				  v->line, k->name, v->str);
+			return -EINVAL;
+		}
+		return 0;
+	case KEY_COMPRESSION:
+		if (v->type != TOML_STRING) {
+			diags_add(d, false, "%s:%u: '%s' must be a string", path, v->line, k->name);
+			return -EINVAL;
+		}
+		/* Exactly the modes the packer writes, as for a spec's key. */
+		if (!pack_mode_find(v->str)) {
+			_cleanup_free_ char *all = pack_mode_names();
+
+			diags_add(d, false, "%s:%u: unknown compression_mode \"%s\" (one of: %s)", path,
+				  v->line, v->str, all);
 			return -EINVAL;
 		}
 		return 0;
@@ -287,6 +306,7 @@ static void apply_value(Config *c, const ConfigKey *k, const TomlValue *v)
 	switch (k->kind) {
 	case KEY_STRING:
 	case KEY_DIGEST_FORMAT:
+	case KEY_COMPRESSION:
 	case KEY_CACHE_FORMAT:
 		free(*field_str(c, k));
 		*field_str(c, k) = xstrdup(v->str);
@@ -455,6 +475,7 @@ static int put_reference(Expander *E, int idx, int ref, Buf *b)
 	switch (k->kind) {
 	case KEY_STRING:
 	case KEY_DIGEST_FORMAT:
+	case KEY_COMPRESSION:
 	case KEY_CACHE_FORMAT:
 	case KEY_LOAD:
 		if (k->kind == KEY_STRING) {

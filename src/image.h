@@ -68,6 +68,7 @@ static inline bool image_can_convert(const char *name)
 	static const char *const exts[] = {
 		".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.zst", ".tar.zstd",
 		".tar.pzstd", ".tar.lzma", ".tar.bz2", ".tbz2", ".tbz", ".tar.lz", ".tar.lzo",
+		".tar.lzip", ".tar.lzop", /* catalyst's (pyDeComp's) names */
 	};
 	size_t n = strlen(name);
 

@@ -120,6 +120,24 @@ static int global_option(const char *cmd, int c, const char *arg)
 	case OPT_GLOBAL_NOCOLOR:
 		log_set_color(0);
 		return 0;
+	case OPT_GLOBAL_TRACE:
+	case OPT_GLOBAL_PROFILE: {
+		const char *o = c == OPT_GLOBAL_TRACE ? "--trace" : "--profile";
+		return cmd ? command_usage_error(cmd, "%s is a developer option of catalyst's Python; zeolite "
+						 "has none like it (nothing was done)", o)
+			   : usage_error("%s is a developer option of catalyst's Python; zeolite has none like "
+					 "it (nothing was done)", o);
+	}
+	case OPT_GLOBAL_VERSIONED_CACHEDIR:
+		/* catalyst 4.1 parses it and never reads it: its effect is
+		 * options = ["versioned_cache"] in catalyst.conf. */
+		return cmd ? command_usage_error(cmd, "--versioned-cachedir is not supported; set options = "
+						 "[\"versioned_cache\"] in the config (nothing was done)")
+			   : usage_error("--versioned-cachedir is not supported; set options = "
+					 "[\"versioned_cache\"] in the config (nothing was done)");
+	case OPT_GLOBAL_UNVERSIONED_CACHEDIR:
+		/* catalyst's default, and zeolite's (without versioned_cache). */
+		return 0;
 	default:
 		return 1;
 	}
@@ -216,6 +234,15 @@ int load_config(Config *c)
 			}
 		}
 	} else {
+		/* catalyst -c .../catalyst.conf (catalyst-auto's habit): a
+		 * catalyst.conf that sets no storedir means catalyst's store. */
+		for (size_t i = 0; i < arg_n_configs; i++) {
+			const char *base = strrchr(arg_configs[i], '/');
+			if (strcmp(base ? base + 1 : arg_configs[i], "catalyst.conf") == 0) {
+				free(c->storedir);
+				c->storedir = xstrdup(CATALYST_DEFAULT_STOREDIR);
+			}
+		}
 		r = 0;
 		for (size_t i = 0; i < arg_n_configs && r >= 0; i++) {
 			r = config_load(c, arg_configs[i], &d);
@@ -477,7 +504,10 @@ static void help(void)
 	       "  -T, --purgetmponly        with -f: build -T\n"
 	       "  -F, --fetchonly           with -f: build -F\n"
 	       "      --enter-chroot        with -f: build --enter-chroot\n"
-	       "  -c, --configs FILE        same as --config\n");
+	       "  -c, --configs FILE        same as --config\n"
+	       "      --unversioned-cachedir  accepted: the default\n"
+	       "      --versioned-cachedir  refused: set options = [\"versioned_cache\"]\n"
+	       "      --trace, --profile    refused: catalyst's Python developer options\n");
 }
 
 static const Command *find_command(const char *name)

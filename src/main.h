@@ -48,6 +48,10 @@ enum {
 	OPT_GLOBAL_LOG_FILE,
 	OPT_GLOBAL_COLOR,
 	OPT_GLOBAL_NOCOLOR,
+	OPT_GLOBAL_TRACE,
+	OPT_GLOBAL_PROFILE,
+	OPT_GLOBAL_VERSIONED_CACHEDIR,
+	OPT_GLOBAL_UNVERSIONED_CACHEDIR,
 	COMMAND_GETOPT_USAGE = -2,
 };
 #define COMMAND_SHORT_OPTS ":c:dvqV"
@@ -63,7 +67,13 @@ enum {
 	{ "log-level", required_argument, NULL, OPT_GLOBAL_LOG_LEVEL },           \
 	{ "log-file", required_argument, NULL, OPT_GLOBAL_LOG_FILE },             \
 	{ "color", no_argument, NULL, OPT_GLOBAL_COLOR },                         \
-	{ "nocolor", no_argument, NULL, OPT_GLOBAL_NOCOLOR }
+	{ "nocolor", no_argument, NULL, OPT_GLOBAL_NOCOLOR },                     \
+	/* catalyst's: --unversioned-cachedir is its default (accepted); the    \
+	 * others are refused, never ignored */                                  \
+	{ "trace", no_argument, NULL, OPT_GLOBAL_TRACE },                         \
+	{ "profile", no_argument, NULL, OPT_GLOBAL_PROFILE },                     \
+	{ "versioned-cachedir", no_argument, NULL, OPT_GLOBAL_VERSIONED_CACHEDIR }, \
+	{ "unversioned-cachedir", no_argument, NULL, OPT_GLOBAL_UNVERSIONED_CACHEDIR }
 int command_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts);
 /* Start a command's option scan: a full reset of getopt (optind = 0). */
 void command_getopt_reset(void);

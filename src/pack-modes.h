@@ -77,4 +77,19 @@ const char *pack_extension(PackCompression c);
 /* The names of all modes, ", "-separated (caller frees). */
 char *pack_mode_names(void);
 
+/*
+ * rename_regexp as catalyst's capture() applies it: `sed -E -e EXPR` on
+ * the full path of the output, DIR "/" FILE (catalyst's target_filename);
+ * an empty result keeps the name.  The side files follow the new name
+ * (T.CONTENTS.gz, T.DIGESTS, T.sha256).  zeolite publishes a set in one
+ * directory, so the result must stay in DIR: a new file name, without a
+ * newline, not starting with '.'.  0 with *RET_FILE the file name (caller
+ * frees; FILE itself when nothing changed), or -EINVAL with *RET_ERR
+ * ("rename_regexp 'EXPR': ..."), -errno if sed cannot be run.  With DIR
+ * NULL only the expression is checked (sed on an empty input; FILE and
+ * RET_FILE unused), as `zeolite check` does.
+ */
+int pack_rename_regexp(const char *expr, const char *dir, const char *file, char **ret_file,
+		       char **ret_err);
+
 #endif

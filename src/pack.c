@@ -663,6 +663,21 @@ static int write_side(Packer *p, int stage_fd, const char *name, const Buf *b, O
 	return sync_file(p, f, what);
 }
 
+/* tar2sqfs stopped reading (a write met EPIPE): its own words say why. */
+static void squashfs_explain(Packer *p, SquashfsWriter *sq, OutFile *pipe_f)
+{
+	_cleanup_free_ char *m = NULL;
+
+	if (p->tar_sink.err != -EPIPE)
+		return;
+	closep(&pipe_f->fd);
+	pipe_f->fd = -EBADF;
+	if (squashfs_finish(sq, &m) < 0 && m) {
+		free(p->err);
+		p->err = TAKE_PTR(m);
+	}
+}
+
 void pack_result_done(PackResult *r)
 {
 	if (!r)
@@ -916,6 +931,8 @@ int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 	r = 0;
 out:
 	free_archive(&p.tar, &p.tar_sink);
+	if (r < 0 && sqfs)
+		squashfs_explain(&p, &sq, &pipe_f);
 	out_discard(&pipe_f);
 	squashfs_abort(&sq);
 	contents_done(&p.contents);

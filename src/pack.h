@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * pack.h - pack a build's result into builds/: the stage tarball (pax, with
- * xattrs and owners), its .CONTENTS.gz and, when digests are configured,
- * its .DIGESTS and .sha256 (as catalyst's gen_digest_file()).
+ * pack.h - pack a build's result into builds/ as catalyst's capture() does:
+ * the stage tarball (pax, numeric owners and the stage's owner names,
+ * catalyst's xattr set: security.capability and user.pax.flags) or, for
+ * the squashfs_* modes, a squashfs image (pack-squashfs.h); its
+ * .CONTENTS.gz (contents.h) and, when digests are configured, its .DIGESTS
+ * and .sha256 (catalyst's gen_digest_file()).  The modes and their file
+ * names: pack-modes.h.
  *
  * The files are written into a locked stage directory and published as a
  * set with output.h's protocol: a reader never sees a side file of one
@@ -25,7 +29,7 @@ typedef struct PackRequest {
 				 * (after rename_regexp); side files are named after it */
 	PackCompression compression;
 	int threads;            /* 0: default */
-	int level;              /* -1: the filter's default */
+	int level;              /* -1: the filter's default (squashfs zstd: catalyst's 2) */
 	char *const *digests;   /* NULL-terminated hashlib names ("sha512", "blake2b", ...) */
 	const char *digest_format; /* "linux" (default) or "bsd" */
 	void (*note)(const char *msg, void *userdata); /* leftovers cleared; may be NULL */

@@ -80,11 +80,16 @@ void plan_to_json(const Plan *p, Buf *b)
 		_cleanup_free_ char *t = xasprintf("%s/%s", p->out_dir, p->out_name);
 		_cleanup_free_ char *c = xasprintf("%s.CONTENTS.gz", t);
 		_cleanup_free_ char *d = xasprintf("%s.DIGESTS", t);
+		_cleanup_free_ char *h = xasprintf("%s.sha256", t);
 		bool f = true;
 		buf_putc(b, '{');
 		kv(b, &f, "tarball", t);
 		kv(b, &f, "contents", c);
-		kv(b, &f, "digests", d);
+		/* As catalyst: DIGESTS and .sha256 only with digests configured. */
+		if (p->cfg->digests && p->cfg->digests[0]) {
+			kv(b, &f, "digests", d);
+			kv(b, &f, "sha256", h);
+		}
 		buf_putc(b, '}');
 	}
 	key(b, &first, "steps");

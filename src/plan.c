@@ -6,11 +6,11 @@
 #include "archive-ops.h"
 #include "main.h"
 #include "make-conf.h"
+#include "plan-repos.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,41 +137,21 @@ static int find_snapshot(Plan *b, char **ret_err)
 	return 0;
 }
 
-/* rename_regexp: catalyst's "s<d>REGEX<d>REPLACEMENT<d>" on the file name. */
+/* rename_regexp: catalyst's `sed -E -e EXPR` on the output's full path
+ * (pack-modes.h). */
 static int apply_rename_regexp(Plan *b, const char *expr, char **ret_err)
 {
-	_cleanup_free_ char *re = NULL, *rep = NULL;
-	const char *p, *q;
-	regmatch_t m;
-	regex_t rx;
-	char d;
+	_cleanup_free_ char *e = NULL;
+	char *n = NULL;
+	int r = pack_rename_regexp(expr, b->out_dir, b->out_name, &n, &e);
 
-	if (strlen(expr) < 4 || expr[0] != 's')
-		goto bad;
-	d = expr[1];
-	p = expr + 2;
-	q = strchr(p, d);
-	if (!q)
-		goto bad;
-	re = xstrndup(p, (size_t) (q - p));
-	p = q + 1;
-	q = strchr(p, d);
-	if (!q || q[1])
-		goto bad;
-	rep = xstrndup(p, (size_t) (q - p));
-	if (regcomp(&rx, re, REG_EXTENDED) != 0)
-		goto bad;
-	if (regexec(&rx, b->out_name, 1, &m, 0) == 0) {
-		char *n = xasprintf("%.*s%s%s", (int) m.rm_so, b->out_name, rep, b->out_name + m.rm_eo);
-		free(b->out_name);
-		b->out_name = n;
+	if (r < 0) {
+		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "rename_regexp"), e);
+		return r;
 	}
-	regfree(&rx);
+	free(b->out_name);
+	b->out_name = n;
 	return 0;
-bad:
-	*ret_err = xasprintf("%s:%u: rename_regexp '%s' is not s/REGEX/REPLACEMENT/", b->spec_path,
-			     spec_line(b->spec, "rename_regexp"), expr);
-	return -EINVAL;
 }
 
 static char *find_targets_dir(void)
@@ -469,7 +449,7 @@ static char **plan_env(const Plan *b)
 		SETTING("envscript", b->cfg->envscript);
 	if (b->cfg->binhost && *b->cfg->binhost)
 		SETTING("binhost", b->cfg->binhost);
-	if (b->cfg->var_tmpfs_portage) {
+	if (b->cfg->var_tmpfs_portage || config_origin(b->cfg, "var_tmpfs_portage").file) {
 		_cleanup_free_ char *v = xasprintf("%ld", b->cfg->var_tmpfs_portage_size);
 		SETTING("var_tmpfs_portage", v);
 	}
@@ -639,163 +619,6 @@ int plan_set_seed_make_conf(Plan *p, const char *text, char **ret_err)
 }
 
 
-/* ---- repositories, binrepos, host directories ------------------------- */
-
-/* First line of FILE below DIR_FD, blanks trimmed; NULL if none. */
-static char *first_line(int dir_fd, const char *file)
-{
-	_cleanup_free_ char *t = NULL;
-	size_t n;
-
-	if (read_file_at(dir_fd, file, 65536, &t, &n) < 0)
-		return NULL;
-	char *s = t + strspn(t, " \t");
-	s[strcspn(s, "\r\n")] = '\0';
-	for (size_t l = strlen(s); l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t'); l--)
-		s[l - 1] = '\0';
-	return *s ? xstrdup(s) : NULL;
-}
-
-/* The name of the repository in directory PATH, as portage's RepoConfig
- * finds it: metadata/layout.conf repo-name, else profiles/repo_name. */
-static char *repo_name_of_dir(const char *path)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_free_ char *layout = NULL;
-	size_t n;
-
-	if (fd < 0)
-		return NULL;
-	if (read_file_at(fd, "metadata/layout.conf", 1024 * 1024, &layout, &n) == 0) {
-		for (char *l = layout, *e; l && *l; l = e) {
-			e = strchr(l, '\n');
-			if (e)
-				*e++ = '\0';
-			l += strspn(l, " \t");
-			if (strncmp(l, "repo-name", 9) != 0)
-				continue;
-			l += 9;
-			l += strspn(l, " \t");
-			if (*l != '=')
-				continue;
-			l++;
-			l += strspn(l, " \t");
-			for (size_t k = strlen(l); k > 0 && strchr(" \t\r", l[k - 1]); k--)
-				l[k - 1] = '\0';
-			if (*l)
-				return xstrdup(l);
-		}
-	}
-	return first_line(fd, "profiles/repo_name");
-}
-
-static bool repo_name_ok(const char *n)
-{
-	if (!*n || n[0] == '-' || n[0] == '.')
-		return false;
-	for (const char *c = n; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-'))
-			return false;
-	return true;
-}
-
-static void add_repo(Plan *b, const char *source, const char *name, bool main)
-{
-	PlanRepo *r;
-
-	b->repos = xrealloc(b->repos, (b->n_repos + 1) * sizeof(*b->repos));
-	r = &b->repos[b->n_repos++];
-	*r = (PlanRepo) {
-		.source = xstrdup(source),
-		.name = xstrdup(name),
-		.location = xasprintf("%s/%s", strcmp(b->cfg->repo_basedir, "/") == 0 ? "" : b->cfg->repo_basedir, name),
-		.main = main,
-	};
-	/* process_repos: no entry for the main repository at portage's
-	 * default location (/var/db/repos/gentoo); the main repository
-	 * elsewhere is main-repo of [DEFAULT]. */
-	if (main && strcmp(r->location, "/var/db/repos/gentoo") == 0)
-		r->conf = NULL;
-	else if (main)
-		r->conf = xasprintf("[DEFAULT]\nmain-repo = %s\n\n[%s]\nlocation = %s\n\n", name, name, r->location);
-	else
-		r->conf = xasprintf("[%s]\nlocation = %s\n\n", name, r->location);
-}
-
-/* The snapshot and spec repos (directories, read-only) with their
- * repos.conf entries; keep_repos marks those whose entries ship. */
-static int plan_repos(Plan *b, char **ret_err)
-{
-	const SpecEntry *e = spec_get(b->spec, "repos"), *k = spec_get(b->spec, "keep_repos");
-
-	add_repo(b, b->snapshot_path, b->repo_name, true);
-	for (char **w = e ? e->words : NULL; w && *w; w++) {
-		struct stat st;
-		_cleanup_free_ char *name = NULL;
-
-		if ((*w)[0] != '/' || stat(*w, &st) < 0) {
-			*ret_err = xasprintf("%s:%u: repos: '%s' is not an absolute path to a directory", b->spec_path,
-					     e->line, *w);
-			return -EINVAL;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			*ret_err = xasprintf("%s:%u: repos: '%s' is not a directory (zeolite does not mount .sqfs "
-					     "repositories yet; unpack it into a directory)",
-					     b->spec_path, e->line, *w);
-			return -EINVAL;
-		}
-		name = repo_name_of_dir(*w);
-		if (!name || !repo_name_ok(name)) {
-			*ret_err = xasprintf("%s:%u: repos: missing name in repository %s (no profiles/repo_name or "
-					     "metadata/layout.conf repo-name)",
-					     b->spec_path, e->line, *w);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < b->n_repos; i++)
-			if (strcmp(b->repos[i].name, name) == 0) {
-				*ret_err = xasprintf("%s:%u: repos: '%s' is repository '%s', which the build has "
-						     "already (%s)",
-						     b->spec_path, e->line, *w, name, b->repos[i].source);
-				return -EINVAL;
-			}
-		add_repo(b, *w, name, false);
-	}
-	for (char **w = k ? k->words : NULL; w && *w; w++) {
-		bool found = false;
-		for (size_t i = 0; i < b->n_repos; i++)
-			if (strcmp(b->repos[i].name, *w) == 0)
-				found = b->repos[i].keep = true;
-		/* catalyst warns and goes on; a name that matches nothing is
-		 * a spec error here. */
-		if (!found) {
-			*ret_err = xasprintf("%s:%u: keep_repos references unknown repo '%s'", b->spec_path, k->line,
-					     *w);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* write_binrepos_conf: only when the config has a binhost and the spec a
- * binrepo_path. */
-static char *binrepos_text(const Plan *b)
-{
-	const char *path = spec_get_string(b->spec, "binrepo_path");
-
-	if (!b->cfg->binhost || !*b->cfg->binhost || !path)
-		return NULL;
-	return xasprintf("# These settings were set by the catalyst build script that automatically\n"
-			 "# built this stage.\n"
-			 "# Please consider using a local mirror.\n\n"
-			 "[gentoo]\n"
-			 "priority = 1\n"
-			 "sync-uri = %s%s\n"
-			 "location = /var/cache/binhost/gentoo\n"
-			 "verify-signature = true\n",
-			 b->cfg->binhost, path);
-}
-
 static void add_mount(Plan *p, const char *source, const char *target, const char *kind, bool ro)
 {
 	p->mounts = realloc(p->mounts, (p->n_mounts + 1) * sizeof(PlanMount));
@@ -820,6 +643,8 @@ int plan_check_options(const Config *cfg, Diags *d)
 		const SpecOption *opt = spec_option_lookup(*w);
 		if (opt && opt->refused)
 			diags_add(d, false, "%s: option '%s' is not supported by zeolite: %s", where, *w, opt->refused);
+		else if (opt && opt->note)
+			diags_add(d, true, "%s: option '%s' has no effect: %s", where, *w, opt->note);
 		else if (!opt) {
 			const char *hint = spec_did_you_mean(*w, names, n);
 			if (hint)
@@ -891,7 +716,7 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	b->pkgcache = has_option(cfg, "pkgcache");
 	b->use_images = cfg->cache_format && strcmp(cfg->cache_format, "image") == 0;
 	b->repo_dir = xstrdup(b->repos[0].location);
-	b->binrepos_conf = binrepos_text(b);
+	b->binrepos_conf = plan_binrepos_text(b);
 	if (cfg->jobserver_fifo)
 		b->sandbox_conf = xasprintf("SANDBOX_WRITE=\"%s\"", cfg->jobserver_fifo);
 	/* ccache: the host's CCACHE_DIR (or /var/tmp/ccache) at /var/tmp/ccache. */
@@ -917,12 +742,13 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	add_mount(b, b->seed_target, "/", "overlay-lower", true);
 	add_mount(b, b->snapshot_path, b->repo_dir, b->snapshot_is_image ? "squashfs" : "bind", true);
 	for (size_t i = 1; i < b->n_repos; i++)
-		add_mount(b, b->repos[i].source, b->repos[i].location, "bind", true);
+		add_mount(b, b->repos[i].source, b->repos[i].location, b->repos[i].image ? "squashfs" : "bind", true);
 	add_mount(b, b->targets_dir, PLAN_TARGETS_DIR, "bind", true);
 	add_mount(b, b->distdir, b->target_distdir, "bind", false);
 	if (b->pkgcache)
 		add_mount(b, b->pkgcache_path, b->target_pkgdir, "bind", false);
-	if (cfg->var_tmpfs_portage && cfg->var_tmpfs_portage_size > 0) {
+	/* var_tmpfs_portage: any value set (0 too: an unlimited tmpfs). */
+	if (cfg->var_tmpfs_portage || config_origin(cfg, "var_tmpfs_portage").file) {
 		_cleanup_free_ char *o = xasprintf("size=%ldG", cfg->var_tmpfs_portage_size);
 		add_mount(b, o, "/var/tmp/portage", "tmpfs", false);
 	}
@@ -996,7 +822,10 @@ void plan_print_text(const Plan *b, FILE *f)
 		fprintf(f, "  seed        %s\n", b->seed_path);
 	fprintf(f, "  snapshot    %s (%s)\n", b->snapshot_path,
 	       b->snapshot_is_image ? "loop-mounted read-only" : "unpacked through the cache, bind-mounted read-only");
-	fprintf(f, "  repository  /var/db/repos/%s\n", b->repo_name);
+	fprintf(f, "  repository  %s\n", b->repo_dir);
+	for (size_t i = 1; i < b->n_repos; i++)
+		fprintf(f, "  repository  %s (%s%s, read-only%s)\n", b->repos[i].location, b->repos[i].source,
+			b->repos[i].image ? ", loop-mounted" : "", b->repos[i].keep ? "; keep_repos" : "");
 	fprintf(f, "  confdir     %s\n", confdir ? confdir : "-");
 	{
 		const SpecEntry *e = spec_get(b->spec, "stage4/root_overlay");
@@ -1009,7 +838,10 @@ void plan_print_text(const Plan *b, FILE *f)
 	fprintf(f, "  output      %s/%s (+ .CONTENTS.gz; .DIGESTS and .sha256 with digests)\n", b->out_dir,
 		b->out_name);
 	fprintf(f, "  lock        %s (lock_timeout %lu s)\n", b->lock, b->timeout);
-	fprintf(f, "  packages    %s\n", b->pkgcache_path);
+	if (b->pkgcache)
+		fprintf(f, "  packages    %s (at %s)\n", b->pkgcache_path, b->target_pkgdir);
+	else
+		fprintf(f, "  packages    - (no pkgcache option)\n");
 }
 
 

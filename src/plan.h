@@ -42,6 +42,7 @@ typedef struct PlanRepo {
 	char *location; /* in the chroot: <repo_basedir>/<name> */
 	char *conf;     /* repos.conf/<name>.conf as catalyst's process_repos writes it, or NULL (none) */
 	bool main;      /* the snapshot */
+	bool image;     /* a .sqfs (loop-mounted), not a directory */
 	bool keep;      /* keep_repos names it: its entry and mount point ship */
 } PlanRepo;
 

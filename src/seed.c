@@ -18,7 +18,8 @@ const SeedExt seed_formats[] = {
 	{ ".tar.xz", SEED_TARBALL },     { ".tar.zstd", SEED_TARBALL }, { ".tar.zst", SEED_TARBALL },
 	{ ".tar.pzstd", SEED_TARBALL },  { ".tar.bz2", SEED_TARBALL },  { ".tbz2", SEED_TARBALL },
 	{ ".tar.gz", SEED_TARBALL },     { ".tgz", SEED_TARBALL },      { ".tar.lz4", SEED_TARBALL },
-	{ ".tar.lzma", SEED_TARBALL },   { ".tar.lz", SEED_TARBALL },   { ".tar", SEED_TARBALL },
+	{ ".tar.lzma", SEED_TARBALL },   { ".tar.lz", SEED_TARBALL },   { ".tar.lzip", SEED_TARBALL },
+	{ ".tar.lzop", SEED_TARBALL },   { ".tar", SEED_TARBALL },
 	{ ".squashfs", SEED_SQUASHFS },  { ".sfs", SEED_SQUASHFS },     { ".sqfs", SEED_SQUASHFS },
 };
 const unsigned seed_n_formats = ELEMENTSOF(seed_formats);

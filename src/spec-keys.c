@@ -6,7 +6,11 @@
  * valid values in catalyst/base/stagebase.py, the per-target additions in
  * catalyst/targets/stage1.py .. stage4.py, and the boot/kernel/<name>/...
  * family added by StageBase.set_valid_build_kernel_vars().  zeolite adds
- * lock_timeout and keeps accepting catalyst 3's snapshot key.
+ * lock_timeout and keeps accepting catalyst 3's snapshot key.  A key with a
+ * "refused" reason is one catalyst knows and zeolite does not honour:
+ * spec_validate() reports it as an error, never ignores it.  The options
+ * of catalyst.conf are here too (plan_check_options() checks them), and
+ * the edit-distance hints for unknown keys and options.
  */
 #include "spec.h"
 
@@ -141,23 +145,26 @@ const size_t spec_decompression_modes_n = ELEMENTSOF(spec_decompression_modes);
  * code reads, and those its command-line flags add (-a -p -P -T -F,
  * --enter-chroot). */
 const SpecOption spec_options[] = {
-	{ "autoresume", NULL },
-	{ "bindist", NULL },
-	{ "ccache", NULL },
-	{ "clear-autoresume", NULL },
-	{ "distcc", "zeolite does not support distcc yet" },
-	{ "enter-chroot", "zeolite does not support entering the chroot yet" },
-	{ "fetch", "zeolite does not support fetch-only builds yet" },
-	{ "icecream", "zeolite does not support icecream yet" },
-	{ "keepwork", NULL },
-	{ "kerncache", "zeolite builds no kernels, so it has no kernel cache" },
-	{ "pkgcache", NULL },
-	{ "purge", NULL },
-	{ "purgeonly", NULL },
-	{ "purgetmponly", NULL },
-	{ "seedcache", "zeolite does not keep seed chroots (seedcache) yet; its cache of unpacked seeds is always on" },
-	{ "sticky-config", NULL },
-	{ "versioned_cache", NULL },
+	{ "autoresume", NULL, NULL },
+	{ "bindist", NULL, NULL },
+	{ "ccache", NULL, NULL },
+	{ "clear-autoresume", NULL, NULL },
+	{ "distcc", "zeolite does not support distcc yet", NULL },
+	{ "enter-chroot", "zeolite does not support entering the chroot yet", NULL },
+	{ "fetch", NULL, NULL },
+	{ "icecream", "zeolite does not support icecream yet", NULL },
+	{ "keepwork", NULL, NULL },
+	{ "kerncache", NULL,
+	  "only kernel builds use the kernel cache, and the stage targets (catalyst's and zeolite's) build none" },
+	{ "pkgcache", NULL, NULL },
+	{ "purge", NULL, NULL },
+	{ "purgeonly", NULL, NULL },
+	{ "purgetmponly", NULL, NULL },
+	{ "seedcache", NULL,
+	  "zeolite keeps no build root in tmp/ to reuse, so a seed is always its file under builds/ (what "
+	  "catalyst does when tmp/<source_subpath>/ is absent); zeolite's own seed cache (cache/) serves later builds" },
+	{ "sticky-config", NULL, NULL },
+	{ "versioned_cache", NULL, NULL },
 };
 const size_t spec_options_n = ELEMENTSOF(spec_options);
 

@@ -182,6 +182,61 @@ static void entry_free(SpecEntry *e)
 	strv_free(e->words);
 }
 
+/*
+ * catalyst's `value % values` on a key line's value [A, B): "%(key)s" is
+ * the value of a key set on an earlier line, "%%" is '%'.  A key that is
+ * not set yet, or holds several words, or any other '%' is an error
+ * (catalyst's Python would raise, or paste a list's repr).  Returns the
+ * expanded text, or NULL with the error added to P->d.
+ */
+static char *expand_value(Parser *p, const char *path, unsigned line, const char *a, const char *b)
+{
+	Buf out = { 0 };
+
+	for (const char *q = a; q < b; q++) {
+		const char *close, *k;
+		size_t idx = 0;
+
+		if (*q != '%') {
+			buf_putc(&out, *q);
+			continue;
+		}
+		if (q + 1 < b && q[1] == '%') {
+			buf_putc(&out, '%');
+			q++;
+			continue;
+		}
+		close = q + 1 < b && q[1] == '(' ? memchr(q + 2, ')', (size_t) (b - q - 2)) : NULL;
+		if (!close || close + 1 >= b || close[1] != 's') {
+			diags_add(p->d, false, "%s:%u: '%%' starts neither %%(key)s nor %%%% (catalyst expands "
+				  "%%(key)s in values; write a literal '%%' as %%%%)", path, line);
+			buf_done(&out);
+			return NULL;
+		}
+		_cleanup_free_ char *key = xstrndup(q + 2, (size_t) (close - q - 2));
+		if (p->table_size) {
+			size_t slot = table_slot(p, key);
+			idx = p->table[slot];
+		}
+		if (!idx) {
+			diags_add(p->d, false, "%s:%u: %%(%s)s names no key set on an earlier line", path, line, key);
+			buf_done(&out);
+			return NULL;
+		}
+		const SpecEntry *e = &p->s->v[idx - 1];
+		if (e->n_words != 1) {
+			diags_add(p->d, false, "%s:%u: %%(%s)s names a key with %zu words (line %u); only a "
+				  "single word can be put in a value", path, line, key, e->n_words, e->line);
+			buf_done(&out);
+			return NULL;
+		}
+		for (k = e->words[0]; *k; k++)
+			buf_putc(&out, *k);
+		q = close + 1;
+	}
+	return buf_steal(&out);
+}
+
 enum {
 	CUR_NONE = -1, /* no key yet: a continuation line is an error */
 	CUR_SKIP = -2, /* after a bad key line: ignore its continuation lines */
@@ -270,9 +325,20 @@ int spec_parse(const char *path, const char *text, size_t len, Spec *ret, Diags 
 				continue;
 			}
 		}
+		_cleanup_free_ char *expanded = NULL;
+		if (memchr(colon + 1, '%', (size_t) (b - colon - 1))) {
+			expanded = expand_value(&p, path, line, colon + 1, b);
+			if (!expanded) {
+				cur = CUR_SKIP;
+				continue;
+			}
+		}
 		entry_add(&p, TAKE_PTR(key), line);
 		cur = (ssize_t) (ret->n - 1);
-		entry_add_words(&p, (size_t) cur, colon + 1, b);
+		if (expanded)
+			entry_add_words(&p, (size_t) cur, expanded, expanded + strlen(expanded));
+		else
+			entry_add_words(&p, (size_t) cur, colon + 1, b);
 	}
 
 	/* Drop keys that got no words at all. */
@@ -368,6 +434,12 @@ static void check_value(const Spec *s, const SpecEntry *e, const SpecKey *k, Dia
 			diags_add(d, false, "%s:%u: unknown compression_mode '%s' (one of: %s)",
 				  s->path, e->line, w, all);
 		}
+	} else if (strcmp(e->key, "rename_regexp") == 0) {
+		/* catalyst runs it through sed -E: so does check. */
+		_cleanup_free_ char *err = NULL;
+
+		if (pack_rename_regexp(w, NULL, NULL, NULL, &err) < 0)
+			diags_add(d, false, "%s:%u: %s", s->path, e->line, err);
 	} else if (strcmp(e->key, "decompressor_search_order") == 0) {
 		for (size_t i = 0; i < e->n_words; i++)
 			if (!spec_word_in(e->words[i], spec_decompression_modes,

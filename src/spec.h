@@ -8,7 +8,9 @@
  * space or tab) extend the previous key, even when they contain ':' (slot
  * atoms such as sys-libs/glibc:2.2); blank and comment lines do not end a
  * key; '#' starts a comment anywhere; a word wrapped in double (or single)
- * quotes loses them; a repeated key is an error naming both lines; an empty
+ * quotes loses them; "%(key)s" on a key's line is the value of a key set
+ * on an earlier line and "%%" is '%' (catalyst's `value % values`; any
+ * other '%' is an error); a repeated key is an error naming both lines; an empty
  * value is a warning and the key is dropped.  The text must be UTF-8 without
  * NUL bytes or control characters other than whitespace.
  *
@@ -95,6 +97,10 @@ typedef struct SpecKey {
 typedef struct SpecOption {
 	const char *name;
 	const char *refused; /* as SpecKey.refused */
+	/* Accepted, but what it asks for does not happen in zeolite, as it
+	 * does not in catalyst for the targets zeolite builds: said as a
+	 * warning by check and build (never silently ignored). */
+	const char *note;
 } SpecOption;
 extern const SpecOption spec_options[];
 extern const size_t spec_options_n;

@@ -127,10 +127,10 @@ load lib
 	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" --dry-run
 	[[ "$stderr" != *"--dry-run"* ]]
 	[ ! -e "$STORE/tmp" ] || [ -z "$(ls -A "$STORE/tmp")" ]
-	# -F after the operand is seen (and refused) before anything is read
-	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" -F
+	# --enter-chroot after the operand is seen (and refused) before anything is read
+	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" --enter-chroot
 	[ "$status" -eq 64 ]
-	[[ "${stderr_lines[0]}" == "zeolite: build: -F/--fetchonly is not supported yet"* ]]
+	[[ "${stderr_lines[0]}" == "zeolite: build: --enter-chroot is not supported yet"* ]]
 }
 
 @test "-- ends the options: what follows is an operand" {
@@ -149,11 +149,16 @@ load lib
 	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
 }
 
-@test "-F and --enter-chroot are refused, never ignored, in every position" {
-	for args in "-F -f S" "-f S -F" "--fetchonly -f S" "build S --fetchonly" "--enter-chroot -f S" "-f S --enter-chroot"; do
+@test "--enter-chroot is refused, never ignored, in every position; -F is read in every position" {
+	for args in "--enter-chroot -f S" "-f S --enter-chroot" "build S --enter-chroot" "--enter-chroot build S"; do
 		run --separate-stderr "${Z[@]}" $args
 		[ "$status" -eq 64 ]
 		[[ "${stderr_lines[0]}" == *"not supported yet; nothing was done" ]]
+	done
+	for args in "-F -f $WORK/no.spec" "-f $WORK/no.spec -F" "--fetchonly -f $WORK/no.spec" "build $WORK/no.spec --fetchonly"; do
+		run --separate-stderr "${Z[@]}" $args
+		[ "$status" -eq 65 ]
+		[[ "$stderr" == *"no.spec"* ]]
 	done
 }
 
@@ -173,5 +178,31 @@ load lib
 	[[ "$output" == *"git-treeish"* ]]
 	for f in -a -p -P -T -F -d --log-level --log-file --color --nocolor --enter-chroot --file --snapshot --configs -V -v; do
 		[[ "$output" == *" $f"* ]]
+	done
+}
+
+@test "catalyst's --trace, --profile, --versioned-cachedir are refused in every position; --unversioned-cachedir is its default" {
+	for f in --trace --profile --versioned-cachedir; do
+		for args in "$f -f S" "-f S $f" "build S $f" "$f status"; do
+			run --separate-stderr "${Z[@]}" $args
+			[ "$status" -eq 64 ]
+			[[ "${stderr_lines[0]}" == "zeolite: "*"$f "*"(nothing was done)" ]]
+		done
+	done
+	run --separate-stderr "${Z[@]}" --unversioned-cachedir status
+	[ "$status" -eq 0 ]
+	run --separate-stderr "${Z[@]}" status --unversioned-cachedir
+	[ "$status" -eq 0 ]
+}
+
+@test "each catalyst build flag in each of catalyst's positions reaches the spec" {
+	for f in -a --clear-autoresume -p --purge -P --purgeonly -T --purgetmponly -F --fetchonly; do
+		for args in "$f -f $WORK/no.spec" "-f $WORK/no.spec $f" "$f --file $WORK/no.spec" \
+			"build $WORK/no.spec $f" "$f build $WORK/no.spec" "-c $WORK/empty.conf $f -f $WORK/no.spec" \
+			"$f -c $WORK/empty.conf -f $WORK/no.spec -d" "-d --log-level info $f -f $WORK/no.spec --nocolor"; do
+			run --separate-stderr "${Z[@]}" $args
+			[ "$status" -eq 65 ]
+			[[ "$stderr" == *"no.spec"* ]]
+		done
 	done
 }

@@ -65,3 +65,21 @@ CONF="$BATS_TEST_DIRNAME/../data/conf"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "store $WORK/zstore" ]
 }
+
+@test "a catalyst.conf that sets no storedir means catalyst's /var/tmp/catalyst, found in /etc or given with -c" {
+	[ "$(id -u)" -eq 0 ] && command -v unshare > /dev/null || skip "needs root and unshare for a private /var/tmp"
+	etc=$(mktemp -d /tmp/zeolite-etc.XXXXXX)
+	mkdir -p "$etc/catalyst"
+	printf 'options = ["bindist"]\n' > "$etc/catalyst/catalyst.conf"
+	printf 'options = ["bindist"]\n' > "$etc/other.conf"
+	# /var/tmp is a tmpfs in a mount namespace of its own: nothing real is touched
+	run --separate-stderr unshare -m sh -c 'mount -t tmpfs none /var/tmp &&
+		ZEOLITE_TEST_SYSCONFDIR="$1" "$2" status | head -n1 &&
+		"$2" -c "$1/catalyst/catalyst.conf" status | head -n1 &&
+		"$2" -c "$1/other.conf" status | head -n1' sh "$etc" "$ZEOLITE"
+	rm -rf "$etc"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "store /var/tmp/catalyst" ]
+	[ "${lines[1]}" = "store /var/tmp/catalyst" ]
+	[ "${lines[2]}" = "store /var/tmp/zeolite" ]
+}

@@ -18,6 +18,7 @@ teardown_file() {
 	local root="$DEST$PREFIX"
 	[ -x "$root/bin/zeolite" ]
 	compgen -G "$root/lib*/zeolite/zeolite-archive.so" || compgen -G "$root/lib/*/zeolite/zeolite-archive.so"
+	compgen -G "$root/lib*/zeolite/zeolite-pack.so" || compgen -G "$root/lib/*/zeolite/zeolite-pack.so"
 	[ -r "$root/share/zeolite/targets/stage3.sh" ]
 	[ -r "$root/share/man/man1/zeolite.1" ]
 	[ -r "$root/share/man/man5/zeolite-spec.5" ]

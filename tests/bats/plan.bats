@@ -78,13 +78,14 @@ spec() {
 	done
 }
 
-@test "seed: the seedcache option is refused, saying why" {
+@test "seed: with seedcache a tmp/<source_subpath>/ directory is not used, and build says so" {
 	printf 'options = ["seedcache"]\n' > "$WORK/sc.conf"
 	mkdir -p "$STORE/tmp/rel/s3" && : > "$STORE/builds/rel/s3.tar.xz"
 	spec a rel/s3
-	run --separate-stderr "$ZEOLITE" -c "$WORK/sc.conf" --storedir "$STORE" build --dry-run "$WORK/a.spec"
-	[ "$status" -eq 65 ]
-	[[ "$stderr" == *"sc.conf:1: option 'seedcache' is not supported by zeolite: "* ]]
+	run --separate-stderr "$ZEOLITE" -c "$WORK/sc.conf" --storedir "$STORE" --json build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"sc.conf:1: option 'seedcache' has no effect: zeolite keeps no build root in tmp/"* ]]
+	[[ "$output" == *'"seed":{"name":"rel/s3.tar.xz","path":"'"$STORE"'/builds/rel/s3.tar.xz"'* ]] || { echo "$output"; false; }
 }
 
 @test "build A B C with C invalid: exit 65 before anything is locked, unpacked or written" {
@@ -198,4 +199,106 @@ PY
 	sed -i 's|^profile: .*|profile: gentoo:default/linux/amd64/23.0|' "$WORK/a.spec"
 	run --separate-stderr "${Z[@]}" build --dry-run "$WORK/a.spec"
 	[ "$status" -eq 0 ]
+}
+
+@test "profile repo:path may name a repository of spec repos" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	mkdir -p "$WORK/ov/profiles"
+	echo myoverlay > "$WORK/ov/profiles/repo_name"
+	spec a rel/s "repos: $WORK/ov"
+	sed -i 's|^profile: .*|profile: myoverlay:default/linux/amd64|' "$WORK/a.spec"
+	run --separate-stderr "${Z[@]}" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$WORK" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1]); w = sys.argv[2]
+r = p["repos"]
+assert [x["name"] for x in r] == ["gentoo", "myoverlay"], r
+assert r[0]["repos_conf"] is None, r[0]
+assert r[1]["repos_conf"] == "[myoverlay]\nlocation = /var/db/repos/myoverlay\n\n", r[1]
+assert {"source": w + "/ov", "target": "/var/db/repos/myoverlay", "kind": "bind", "read_only": True} in p["mounts"]
+PY
+}
+
+@test "the plan's environment and mounts are catalyst's: subarch flags, options, config keys" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	mkdir -p "$WORK/ccache"
+	spec a rel/s 'binrepo_path: amd64/binpackages/23.0/x86-64'
+	sed -i 's/^subarch: amd64/subarch: k8/' "$WORK/a.spec"
+	printf 'options = ["ccache"]\nbinhost = "https://distfiles.gentoo.org/releases/"\nport_logdir = "%s/logs"\nvar_tmpfs_portage = 8\njobs = 3\nload-average = 2.5\njobserver-fifo = "/run/jobs.fifo"\n' "$WORK" > "$WORK/o.conf"
+	CCACHE_DIR=$WORK/ccache run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$WORK" "$STORE" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1]); w = sys.argv[2]; store = sys.argv[3]
+e = p["environment"]
+assert e["clst_CPU_FLAGS_X86"] == "mmx mmxext 3dnow 3dnowext sse sse2", e
+assert e["clst_COMMON_FLAGS"] == "-O2 -march=k8 -pipe", e
+assert e["clst_target_path"] == store + "/builds/rel/stage3-k8-a", e["clst_target_path"]
+assert e["PATH"] == "/bin:/sbin:/usr/bin:/usr/sbin", e
+for k in ("HOME", "clst_emerge_opts", "clst_pkgcache_path"):
+    assert k not in e, k
+assert e["clst_jobs"] == "3" and e["clst_load_average"] == "2.5", e
+assert e["MAKEOPTS"] == "-j3 -l2.5" and e["NINJAOPTS"] == "-l2.5", e
+assert e["MAKEFLAGS"] == "-l2.5 --jobserver-auth=fifo:/run/jobs.fifo", e
+assert e["CCACHE_DIR"] == "/var/tmp/ccache" and e["clst_CCACHE"] == "true", e
+assert e["PORTAGE_LOGDIR"] == "/var/log/portage", e
+m = {x["target"]: x for x in p["mounts"]}
+assert "/var/cache/binpkgs" not in m, m     # no pkgcache option
+assert m["/var/tmp/ccache"]["source"] == w + "/ccache"
+assert m["/var/tmp/portage"] == {"source": "size=8G", "target": "/var/tmp/portage", "kind": "tmpfs", "read_only": False}
+assert m["/var/log/portage"]["source"] == w + "/logs/rel/stage3-k8-a"
+assert p["binrepos_conf"].endswith("[gentoo]\npriority = 1\nsync-uri = https://distfiles.gentoo.org/releases/amd64/binpackages/23.0/x86-64\nlocation = /var/cache/binhost/gentoo\nverify-signature = true\n"), p["binrepos_conf"]
+PY
+	# ccache without the host's directory: refused, as catalyst
+	rm -rf "$WORK/ccache"
+	CCACHE_DIR=$WORK/ccache run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run "$WORK/a.spec"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"can't find $WORK/ccache"* ]]
+}
+
+@test "target_distdir and target_pkgdir: where distdir and the package cache are mounted, in make.conf" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s
+	printf 'options = ["pkgcache"]\ntarget_distdir = "/var/tmp/distfiles"\ntarget_pkgdir = "/var/tmp/binpkgs"\n' > "$WORK/o.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/o.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	python3 - "$output" "$STORE" <<'PY'
+import json, sys
+p = json.loads(sys.argv[1]); store = sys.argv[2]
+m = {x["target"]: x for x in p["mounts"]}
+assert m["/var/tmp/distfiles"]["kind"] == "bind" and not m["/var/tmp/distfiles"]["read_only"], m
+assert m["/var/tmp/binpkgs"]["source"] == store + "/packages/rel/stage3-amd64", m
+assert "/var/cache/distfiles" not in m and "/var/cache/binpkgs" not in m, m
+for t in ("make_conf_build", "make_conf_shipped"):
+    assert 'DISTDIR="/var/tmp/distfiles"\n' in p[t] and 'PKGDIR="/var/tmp/binpkgs"\n' in p[t], p[t]
+e = p["environment"]
+assert e["clst_target_distdir"] == "/var/tmp/distfiles" and e["clst_target_pkgdir"] == "/var/tmp/binpkgs", e
+PY
+}
+
+@test "versioned_cache and sticky-config: the package cache path, the make.conf that ships" {
+	: > "$STORE/builds/rel/s.tar.xz"
+	spec a rel/s 'stage4/packages: app-misc/foo
+stage4/use: foo'
+	sed -i 's/^target: stage3/target: stage4/' "$WORK/a.spec"
+	printf 'options = ["pkgcache", "versioned_cache", "bindist", "sticky-config"]\n' > "$WORK/s.conf"
+	printf 'options = ["pkgcache", "bindist"]\n' > "$WORK/n.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/s.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$WORK/s.json"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/n.conf" --storedir "$STORE" build --dry-run --json "$WORK/a.spec"
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$WORK/n.json"
+	python3 - "$WORK/s.json" "$WORK/n.json" "$STORE" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); n = json.load(open(sys.argv[2])); store = sys.argv[3]
+assert s["pkgcache_path"] == store + "/packages/rel/stage4-amd64-a", s["pkgcache_path"]
+assert n["pkgcache_path"] == store + "/packages/rel/stage4-amd64", n["pkgcache_path"]
+# the build's USE has bindist; with sticky-config it ships, else not
+assert 'USE="bindist foo"\n' in s["make_conf_build"] and 'USE="bindist foo"\n' in n["make_conf_build"]
+assert 'USE="bindist foo"\n' in s["make_conf_shipped"], s["make_conf_shipped"]
+assert 'USE="foo"\n' in n["make_conf_shipped"], n["make_conf_shipped"]
+PY
 }

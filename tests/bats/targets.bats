@@ -694,11 +694,21 @@ catalyst_env() {
 	echo extra > "$WORK/extra/profiles/repo_name"
 	printf 'masters = gentoo\nrepo-name = extra\n' > "$WORK/extra/metadata/layout.conf"
 	echo kept > "$WORK/kept/profiles/repo_name"
-	printf '#!/bin/sh\ncat /etc/portage/repos.conf/extra.conf > /root/saw-extra-conf\nls /var/db/repos/extra/profiles > /root/saw-extra\ntouch /var/db/repos/extra/x 2> /root/extra-write.err || true\n' > "$WORK/fs.sh"
+	# a .sqfs repository too, named inside it
+	mkdir -p "$WORK/sq/profiles" "$WORK/sq/app-misc/sqpkg"
+	echo sqrepo > "$WORK/sq/profiles/repo_name"
+	echo 'EAPI=8' > "$WORK/sq/app-misc/sqpkg/sqpkg-1.ebuild"
+	mksquashfs "$WORK/sq" "$WORK/sq.sqfs" -quiet -no-progress > /dev/null
+	printf '#!/bin/sh\ncat /etc/portage/repos.conf/extra.conf > /root/saw-extra-conf\nls /var/db/repos/extra/profiles > /root/saw-extra\ntouch /var/db/repos/extra/x 2> /root/extra-write.err || true\nls /var/db/repos/sqrepo/app-misc/sqpkg > /root/saw-sq\ncat /etc/portage/repos.conf/sqrepo.conf > /root/saw-sq-conf\n' > "$WORK/fs.sh"
 	sed -e 's/^version_stamp: .*/version_stamp: repos/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/fs.sh|" \
 		"$FIX/stage4.spec" > "$WORK/s4.spec"
-	printf 'repos: %s %s\nkeep_repos: kept\n' "$WORK/extra" "$WORK/kept" >> "$WORK/s4.spec"
+	printf 'repos: %s %s %s\nkeep_repos: kept\n' "$WORK/extra" "$WORK/kept" "$WORK/sq.sqfs" >> "$WORK/s4.spec"
 	zbuild "$WORK/s4.spec"
+	tar -xOf "$tarball" ./root/saw-sq | grep -qx sqpkg-1.ebuild
+	tar -xOf "$tarball" ./root/saw-sq-conf | grep -qx 'location = /var/db/repos/sqrepo'
+	! grep -q ' \./var/db/repos/sqrepo/\?$\| \./etc/portage/repos\.conf/sqrepo\.conf$' "$WORK/list"
+	# the image is unmounted again, its mount point gone
+	! grep -q "$FIX/store/tmp/" /proc/self/mountinfo
 	tar -xOf "$tarball" ./root/saw-extra-conf > "$WORK/extra.conf"
 	[ "$(cat "$WORK/extra.conf")" = "$(printf '[extra]\nlocation = /var/db/repos/extra')" ]
 	tar -xOf "$tarball" ./root/saw-extra | grep -qx repo_name
@@ -763,4 +773,79 @@ catalyst_env() {
 	zbuild "$WORK/s3.spec"
 	! grep -q ' \./etc/resolv\.conf' "$WORK/list"
 	! grep -q "qemu-fake-static" "$WORK/list"
+}
+
+@test "zeolite build stage3 from a seed with a make.conf: its flags and CHOST survive, as catalyst's" {
+	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
+	local b="$FIX/store/builds/23.0-default"
+	mkdir "$WORK/seed"
+	tar -C "$WORK/seed" -xpf "$b/stage3-amd64-openrc-latest.tar.xz"
+	mkdir -p "$WORK/seed/etc/portage"
+	printf 'COMMON_FLAGS="-O3 -march=znver3 -pipe"\nCFLAGS="${COMMON_FLAGS}"\nCHOST="x86_64-zeo-linux-gnu"\nMAKEOPTS="-j64"\nUSE="seedflag"\n' \
+		> "$WORK/seed/etc/portage/make.conf"
+	tar -C "$WORK/seed" -cJf "$b/seed-with-makeconf.tar.xz" .
+	sed -e 's/^version_stamp: .*/version_stamp: makeconf/' \
+		-e 's|^source_subpath: .*|source_subpath: 23.0-default/seed-with-makeconf|' "$FIX/stage3.spec" > "$WORK/s3.spec"
+	zbuild "$WORK/s3.spec"
+	rm -f "$b/seed-with-makeconf.tar.xz"
+	tar -xOf "$tarball" ./etc/portage/make.conf > "$WORK/make.conf"
+	cat "$WORK/make.conf"
+	grep -qx 'COMMON_FLAGS="-O3 -march=znver3 -pipe"' "$WORK/make.conf"
+	grep -qx 'CFLAGS="${COMMON_FLAGS}"' "$WORK/make.conf"
+	grep -qx 'CHOST="x86_64-zeo-linux-gnu"' "$WORK/make.conf"
+	# catalyst writes its own make.conf: the seed's MAKEOPTS and USE go
+	! grep -q 'MAKEOPTS\|seedflag' "$WORK/make.conf"
+	# and the scripts saw the seed's CHOST
+	catalyst_env ' @system$'
+	grep -qx 'clst_CHOST=x86_64-zeo-linux-gnu' "$WORK/env"
+}
+
+@test "zeolite build from a seed that has the repository: it is gone from the stage, repo_basedir chowned to portage" {
+	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
+	local b="$FIX/store/builds/23.0-default"
+	mkdir "$WORK/seed"
+	tar -C "$WORK/seed" -xpf "$b/stage3-amd64-openrc-latest.tar.xz"
+	mkdir -p "$WORK/seed/var/db/repos/gentoo/profiles"
+	echo stale > "$WORK/seed/var/db/repos/gentoo/profiles/stale-file"
+	chmod 0750 "$WORK/seed/var/db/repos"
+	# the stage's portage user: catalyst's clean chowns repo_basedir to it
+	echo 'portage:x:250:250:portage:/var/lib/portage/home:/bin/false' >> "$WORK/seed/etc/passwd"
+	echo 'portage:x:250:' >> "$WORK/seed/etc/group"
+	tar -C "$WORK/seed" -cJf "$b/seed-with-repo.tar.xz" .
+	sed -e 's/^version_stamp: .*/version_stamp: seedrepo/' \
+		-e 's|^source_subpath: .*|source_subpath: 23.0-default/seed-with-repo|' "$FIX/stage3.spec" > "$WORK/s3.spec"
+	zbuild "$WORK/s3.spec"
+	rm -f "$b/seed-with-repo.tar.xz"
+	# catalyst's clean removes the repository's location, whatever it held
+	! grep -q ' \./var/db/repos/gentoo' "$WORK/list"
+	tar --numeric-owner -tvf "$tarball" ./var/db/repos/ | grep -q '^drwxr-x--- 250/250 '
+}
+
+@test "zeolite build with ccache, var_tmpfs_portage and port_logdir: mounted as catalyst's, none of their mount points ships" {
+	[ -n "${FIX:-}" ] || skip "needs ZEOLITE and root"
+	mkdir -p "$WORK/ccache" "$WORK/logs"
+	sed -e 's/^options = \[/options = ["ccache", /' "$FIX/zeolite.conf" > "$WORK/cc.conf"
+	printf 'var_tmpfs_portage = 1\nport_logdir = "%s/logs"\n' "$WORK" >> "$WORK/cc.conf"
+	printf '#!/bin/sh\necho cached > /var/tmp/ccache/marker\necho log > /var/log/portage/build.log\ngrep " /var/tmp/portage " /proc/self/mountinfo > /root/saw-tmpfs\n' > "$WORK/fs.sh"
+	sed -e 's/^version_stamp: .*/version_stamp: ccache/' -e "s|^stage4/fsscript: .*|stage4/fsscript: $WORK/fs.sh|" \
+		"$FIX/stage4.spec" > "$WORK/s4.spec"
+	SL=$FIX/distfiles/standin-log
+	rm -rf "$SL" && mkdir -p "$SL"
+	CCACHE_DIR=$WORK/ccache run --separate-stderr "$ZEOLITE" -c "$WORK/cc.conf" build "$WORK/s4.spec"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	tarball=$output
+	tar -tvf "$tarball" > "$WORK/list"
+	# the host's directories got the writes
+	[ "$(cat "$WORK/ccache/marker")" = cached ]
+	[ "$(cat "$WORK/logs/23.0-default/stage4-amd64-ccache/build.log")" = log ]
+	tar -xOf "$tarball" ./root/saw-tmpfs | grep -q ' - tmpfs '
+	! grep -q ' \./var/tmp/ccache\| \./var/tmp/portage\| \./var/log/portage/build\.log' "$WORK/list"
+	# ccache merged first, FEATURES and CCACHE_DIR as catalyst's
+	grep -q 'ROOT=/ .*emerge .*--oneshot --noreplace dev-util/ccache$' "$SL/emerge-standin.log"
+	LOG=$SL/emerge-standin.log
+	catalyst_env ' -u @system$'
+	grep -qx 'FEATURES=-news binpkg-multi-instance clean-logs parallel-install ccache' "$WORK/env"
+	grep -qx 'CCACHE_DIR=/var/tmp/ccache' "$WORK/env"
+	grep -qx 'PORTAGE_LOGDIR=/var/log/portage' "$WORK/env"
 }

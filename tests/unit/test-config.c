@@ -105,9 +105,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.repo_openpgp_key_path, "/usr/share/openpgp-keys/gentoo-release.asc");
 	assert_string_equal(c.compression_mode, "lbzip2");
 	assert_string_equal(c.digest_format, "linux");
-	assert_int_equal(strv_length(c.digests), 2);
-	assert_string_equal(c.digests[0], "blake2b");
-	assert_string_equal(c.digests[1], "sha512");
+	assert_int_equal(strv_length(c.digests), 0); /* catalyst: none */
 	assert_non_null(c.options);
 	assert_null(c.options[0]);
 	assert_non_null(c.distcc_hosts);
@@ -423,6 +421,24 @@ static void test_digest_unknown(void **state)
 			 "sha224, sha256, sha384, sha512, sha3_224, sha3_256, sha3_384, sha3_512)");
 }
 
+static void test_compression_mode_unknown(void **state)
+{
+	Config c;
+	Diags d = { 0 };
+
+	(void) state;
+	/* What the packer cannot write is refused, as in a spec. */
+	check_load_error("compression_mode = 'rsync'\n",
+			 "1: unknown compression_mode \"rsync\" (one of: lbzip2, bzip2, lzip, lzma, lzop, "
+			 "tar, xz, pixz, pixz_i, zstd, pzstd, gzip, squashfs_xz, squashfs_gzip, "
+			 "squashfs_zstd, squashfs_pzstd, lbzip2_x, bzip2_x, tar_x, xz_x, pixz_x, gzip_x)");
+	config_init(&c);
+	assert_int_equal(load(&c, "compression_mode = 'squashfs_zstd'\n", &d, NULL), 0);
+	assert_string_equal(c.compression_mode, "squashfs_zstd");
+	config_done(&c);
+	diags_done(&d);
+}
+
 static void test_digest_all_valid(void **state)
 {
 	Config c;
@@ -612,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_load_average_values),
 		cmocka_unit_test(test_float_elsewhere),
 		cmocka_unit_test(test_digest_unknown),
+		cmocka_unit_test(test_compression_mode_unknown),
 		cmocka_unit_test(test_digest_all_valid),
 		cmocka_unit_test(test_digest_format),
 		cmocka_unit_test(test_digest_format_bsd),

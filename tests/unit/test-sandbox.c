@@ -563,6 +563,28 @@ static void test_mount_flags(void **state)
 	assert_int_equal(stat(p, &st), -1);
 }
 
+/* 5b: a tmpfs "bind" (var_tmpfs_portage): a new tmpfs with its options. */
+static void test_tmpfs_bind(void **state)
+{
+	T *t = *state;
+	SKIP_IF_NEEDED();
+
+	t->binds[0] = (SandboxBind) { .target = "/var/tmp/portage", .tmpfs_options = "size=1m" };
+	t->c.binds = t->binds;
+	t->c.n_binds = 1;
+	_cleanup_free_ char *log = run_ok(t, "echo x > /var/tmp/portage/f && echo wrote; "
+					     "grep ' /var/tmp/portage ' /proc/self/mountinfo");
+	assert_true(has_line(log, "wrote"));
+	const char *l = strstr(log, " /var/tmp/portage ");
+	assert_non_null(l);
+	assert_non_null(strstr(l, " - tmpfs "));
+	assert_non_null(strstr(l, "size=1024k"));
+	_cleanup_free_ char *opts = mount_options(log, "/var/tmp/portage");
+	assert_non_null(opts);
+	assert_true(has_option(opts, "nosuid"));
+	assert_true(has_option(opts, "nodev"));
+}
+
 /* 6: nothing is left on the host: mount table and loop devices. */
 static void test_host_untouched(void **state)
 {
@@ -911,6 +933,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_ro_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes_go_to_upper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_namespaces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmpfs_bind, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mount_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_of_caller, setup, teardown),

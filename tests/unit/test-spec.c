@@ -189,6 +189,42 @@ static void test_quotes_stripped(void **state)
 	assert_int_equal(f->parse_r, 0);
 }
 
+static void test_percent_expansion(void **state)
+{
+	Fixture *f = *state;
+	static const char *const want[] = { "-O2", "50%", "amd64-x", "-pipe" };
+
+	parse(f, "subarch: amd64\nversion_stamp: openrc-%(subarch)s\n"
+		 "cflags: -O2 50%% %(subarch)s-x -pipe\n  %(not)s-expanded\n");
+	assert_int_equal(f->parse_r, 0);
+	assert_no_diags(f);
+	assert_string_equal(spec_get_string(&f->spec, "version_stamp"), "openrc-amd64");
+	{
+		const SpecEntry *e = spec_get(&f->spec, "cflags");
+		assert_non_null(e);
+		assert_int_equal(e->n_words, 5);
+		for (size_t i = 0; i < 4; i++)
+			assert_string_equal(e->words[i], want[i]);
+		assert_string_equal(e->words[4], "%(not)s-expanded");
+	}
+}
+
+static void test_percent_errors(void **state)
+{
+	Fixture *f = *state;
+
+	parse(f, "a: %(b)s\nb: x y\nc: %(b)s\nd: 5%\ne: %(b\nf: ok\n");
+	assert_int_equal(f->parse_r, -EINVAL);
+	assert_int_equal(f->diags.n, 4);
+	assert_string_equal(f->diags.v[0].msg, "t.spec:1: %(b)s names no key set on an earlier line");
+	assert_string_equal(f->diags.v[1].msg,
+			    "t.spec:3: %(b)s names a key with 2 words (line 2); only a single word can be put in a value");
+	assert_string_equal(f->diags.v[2].msg, "t.spec:4: '%' starts neither %(key)s nor %% (catalyst expands "
+			    "%(key)s in values; write a literal '%' as %%)");
+	assert_null(spec_get(&f->spec, "a"));
+	assert_string_equal(spec_get_string(&f->spec, "f"), "ok");
+}
+
 static void test_crlf_bom_no_final_newline(void **state)
 {
 	Fixture *f = *state;
@@ -997,6 +1033,8 @@ int main(void)
 		T(test_blank_and_comment_lines_keep_key),
 		T(test_comment_anywhere),
 		T(test_quotes_stripped),
+		T(test_percent_expansion),
+		T(test_percent_errors),
 		T(test_crlf_bom_no_final_newline),
 		T(test_utf8_values),
 		T(test_empty_input),
