@@ -491,7 +491,9 @@ static void help(void)
 	       "  -h, --help                show this help\n"
 	       "  -V, --version             show the version\n"
 	       "\nExit status: 0 success, 1 a build or step failed, 64 usage error,\n"
-	       "65 bad input (spec, config, archive, store), 75 gave up waiting for a lock.\n"
+	       "65 bad input (spec, archive, unsafe store), 66 missing input (store,\n"
+	       "config file), 73 cannot create, 74 I/O error, 75 gave up waiting for a\n"
+	       "lock, 77 needs root, 78 bad config file.\n"
 	       "See zeolite(1) and zeolite-spec(5).\n",
 	       CONFIG_DEFAULT_LOCK_TIMEOUT);
 	printf("\ncatalyst's options are accepted as aliases, in catalyst's positions\n"
