@@ -114,10 +114,32 @@ static void emit_file(LogLevel l, const char *fmt, va_list ap)
 	fputc('\n', log_file);
 }
 
+static char *first_error;
+
+const char *log_first_error(void)
+{
+	return first_error;
+}
+
+static void free_first_error(void)
+{
+	free(first_error);
+}
+
 static void log_va(LogLevel l, const char *fmt, va_list ap)
 {
 	va_list aq;
 
+	/* The first error, for the JSON error object (json.h): whatever the
+	 * threshold, and never a hint, which follows its error. */
+	if (l <= LOG_LEVEL_ERROR && !first_error && strncmp(fmt, "hint: ", 6) != 0) {
+		va_copy(aq, ap);
+		if (vasprintf(&first_error, fmt, aq) < 0)
+			first_error = NULL;
+		else
+			atexit(free_first_error);
+		va_end(aq);
+	}
 	if (l > threshold)
 		return;
 	if (!log_file) {

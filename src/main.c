@@ -4,6 +4,7 @@
  * statuses.  The only file that prints to the user and calls exit().
  */
 #include "config.h"
+#include "json.h"
 #include "util.h"
 #include "main.h"
 #include "plan.h"
@@ -382,7 +383,8 @@ static int cmd_check(int argc, char **argv)
 			       "Validate spec files against the config without touching the store.\n"
 			       "Silent with exit status 0 when all are valid; each problem is printed\n"
 			       "as FILE:LINE: and the exit status is 65 otherwise.\n\n"
-			       "      --json   print each parsed spec as one JSON object per line\n");
+			       "      --json   print one JSON object per file, valid or not: file, ok,\n"
+			       "               errors, warnings and the parsed spec (docs/json.md)\n");
 			return EXIT_OK;
 		case 'j':
 			arg_json = true;
@@ -412,16 +414,28 @@ static int cmd_check(int argc, char **argv)
 
 		/* Keys are validated once the syntax is right: a half-parsed
 		 * file would give "missing key" errors that are not true. */
-		if (spec_load(argv[i], &spec, &d) >= 0)
+		bool loaded = spec_load(argv[i], &spec, &d) >= 0;
+		if (loaded)
 			(void) spec_validate(&spec, &d);
-		if (print_diags(&d) != EXIT_OK)
-			ret = EXIT_DATAERR;
-		else if (arg_json) {
+		if (arg_json) {
+			/* One object per file, valid or not (docs/json.md); the
+			 * messages still go to stderr as well. */
 			Buf b = { 0 };
-			spec_to_json(&spec, &b);
-			puts(b.data ? b.data : "{}");
+			json_begin(&b);
+			json_key_string(&b, "file", argv[i]);
+			buf_printf(&b, ", \"ok\": %s", d.n_errors ? "false" : "true");
+			json_diags(&b, &d, argv[i]);
+			buf_puts(&b, ", \"spec\": ");
+			if (loaded && !d.n_errors)
+				spec_to_json(&spec, &b);
+			else
+				buf_puts(&b, "null");
+			buf_putc(&b, '}');
+			puts(b.data);
 			buf_done(&b);
 		}
+		if (print_diags(&d) != EXIT_OK)
+			ret = EXIT_DATAERR;
 		diags_done(&d);
 	}
 	return ret;
@@ -525,6 +539,17 @@ static void free_configs(void)
 	free(arg_configs);
 }
 
+/* Run CMD; under --json a failure also prints the error object on stdout
+ * (check's objects already say which file failed and why). */
+static int run_command(const Command *cmd, int argc, char **argv)
+{
+	int r = cmd->run(argc, argv);
+
+	if (r != EXIT_OK && arg_json && strcmp(cmd->name, "check") != 0)
+		json_print_error(cmd->name, r, log_first_error());
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1, OPT_JSON };
@@ -606,7 +631,7 @@ int main(int argc, char **argv)
 	}
 	if (n_forward == 0) {
 		free(forward);
-		return cmd->run(argc - optind, argv + optind);
+		return run_command(cmd, argc - optind, argv + optind);
 	}
 	{
 		/* zeolite -a build SPEC: the build flags go to the command. */
@@ -619,7 +644,7 @@ int main(int argc, char **argv)
 		for (int i = optind + 1; i < argc; i++)
 			nv[i - optind + (int) n_forward] = argv[i];
 		free(forward);
-		r = cmd->run(n, nv);
+		r = run_command(cmd, n, nv);
 		free(nv);
 		return r;
 	}
@@ -643,7 +668,7 @@ dispatch_alias:
 		for (int i = optind; i < argc; i++)
 			nv[k++] = argv[i];
 		free(forward);
-		r = cmd->run(n, nv);
+		r = run_command(cmd, n, nv);
 		free(nv);
 		return r;
 	}
