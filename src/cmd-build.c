@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "image-mount.h"
 #include "image.h"
+#include "build-log.h"
 #include "main.h"
 #include "plan.h"
 #include "sandbox.h"
@@ -160,6 +161,9 @@ static pid_t fork_with_pipe(int p[2])
 
 /* When stderr is a terminal, the scripts' output goes to the log and the
  * screen: a small child copies a pipe to both. */
+/* More than one build in this command: prefix the screen's lines. */
+static bool build_prefix_lines;
+
 static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 {
 	_cleanup_close_ int log_fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -169,7 +173,9 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 	if (log_fd < 0)
 		return -errno;
 	*ret_tee = 0;
-	if (!isatty(STDERR_FILENO) || arg_quiet) {
+	/* The scripts' output goes to the screen as well on a terminal, and
+	 * with -v whatever stderr is; never with -q. */
+	if ((!isatty(STDERR_FILENO) && arg_verbose == 0) || arg_quiet) {
 		*ret_fd = TAKE_FD(log_fd);
 		return 0;
 	}
@@ -179,10 +185,25 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 	if (pid == 0) {
 		char buf[65536];
 		ssize_t n;
+		bool bol = true;
 		close(p[1]);
 		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
 			(void) write_all(log_fd, buf, (size_t) n);
-			(void) write_all(STDERR_FILENO, buf, (size_t) n);
+			if (!build_prefix_lines) {
+				(void) write_all(STDERR_FILENO, buf, (size_t) n);
+				continue;
+			}
+			/* More than one build on this terminal: each line says
+			 * whose it is. */
+			Buf o = { 0 };
+			for (ssize_t k = 0; k < n; k++) {
+				if (bol)
+					buf_printf(&o, "%s| ", b->name);
+				buf_putc(&o, buf[k]);
+				bol = buf[k] == '\n';
+			}
+			(void) write_all(STDERR_FILENO, o.data, o.len);
+			buf_done(&o);
 		}
 		_exit(0);
 	}
@@ -193,7 +214,7 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 }
 
 static int run_steps(const Build *b, int work_fd, const char *seed_tree, const char *snapshot_tree,
-		     char **ret_err)
+		     BuildReport *report, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
 	_cleanup_free_ char *owork = xasprintf("%s/overlay-work", b->work);
@@ -263,6 +284,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 	for (size_t i = 0; i < b->n_steps; i++) {
 		char *argv[] = { "/bin/sh", (char *) script, (char *) steps[i], NULL };
 		int status = 0, log_fd = -EBADF;
+		int64_t step_t0;
 		pid_t tee = 0;
 
 		if (b->autoresume && step_done(work_fd, steps[i])) {
@@ -276,6 +298,8 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 		}
 		log_info("build %s: step '%s'", b->name, steps[i]);
 		status_note_step(b->st->tmp_fd, b->rel_type, b->name, steps[i], b->log);
+		build_log_line(b->log, "step '%s' started", steps[i]);
+		step_t0 = now_ms();
 		test_point(steps[i]);
 		SandboxConfig sc = {
 			.lower = seed_tree,
@@ -299,7 +323,13 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			(void) waitpid(tee, NULL, 0);
 		if (r < 0)
 			goto out;
+		build_log_line(b->log, "step '%s' %s in %.1f s", steps[i],
+			       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "failed",
+			       (double) (now_ms() - step_t0) / 1000.0);
+		build_report_step(report, steps[i], (double) (now_ms() - step_t0) / 1000.0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			free(report->failed_step);
+			report->failed_step = xstrdup(steps[i]);
 			*ret_err = WIFEXITED(status)
 					   ? xasprintf("step '%s' failed: exit status %d (log: %s)", steps[i],
 						       WEXITSTATUS(status), b->log)
@@ -617,9 +647,10 @@ static int prepare_one(const Config *cfg, const Store *st, const char *spec_path
 static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 {
 	Build b = *bp; /* a shallow copy: BP keeps ownership */
-	_cleanup_free_ char *err = NULL, *workrel = NULL;
+	_cleanup_free_ char *err = NULL, *workrel = NULL, *run_log = NULL;
 	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
 	BuildInput seed = BUILD_INPUT_INIT, snap = BUILD_INPUT_INIT;
+	BuildReport *report = NULL;
 	int64_t t0 = now_ms();
 	int r, ret = EXIT_OK;
 	bool fetch_only;
@@ -672,6 +703,20 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		log_error("build %s: work directory '%s': %s", b.name, b.work, strerror(-r));
 		return EXIT_FAIL;
 	}
+	/* This run's log (build-log.h): logs/<rel_type>/<name>-<UTC>.log. */
+	run_log = build_log_create(st->fd, st->path, b.rel_type, b.name, &err);
+	if (!run_log) {
+		log_error("build %s: %s", b.name, err);
+		return EXIT_CANTCREAT;
+	}
+	b.log = run_log;
+	report = build_report_begin(b.rel_type, b.name);
+	report->log = xstrdup(run_log);
+	{
+		_cleanup_free_ char *out = xasprintf("%s/%s", b.out_dir, b.out_name);
+		build_log_header(b.log, b.spec_path, b.target, out);
+	}
+	build_log_line(b.log, "build %s started (pid %d)", b.name, (int) getpid());
 	test_point("build-locked");
 
 	/* 3-4. The snapshot and the seed, shared through the cache. */
@@ -700,12 +745,15 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		}
 	}
 	test_point("inputs-ready");
+	build_log_line(b.log, "seed %s (%s %s), snapshot %s (%s %s)", b.seed_name, seed.lease.id ? "id" : "image",
+		       seed.lease.id ? seed.lease.id : "", b.snapshot_name, snap.lease.id ? "id" : "image",
+		       snap.lease.id ? snap.lease.id : "");
 	log_info("build %s: seed %s (%s), snapshot %s (%s); start after %" PRId64 " ms", b.name, b.seed_name,
 		 seed.mnt && !seed.lease.id ? "image" : cache_action_name(seed.lease.action), b.snapshot_name,
 		 b.snapshot_is_image ? "image" : cache_action_name(snap.lease.action), now_ms() - t0);
 
 	/* 5. The target's steps in the sandbox. */
-	r = run_steps(&b, work_fd, seed.tree, snap.tree, &err);
+	r = run_steps(&b, work_fd, seed.tree, snap.tree, report, &err);
 	if (r < 0)
 		goto fail;
 
@@ -735,9 +783,15 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		log_info("build %s: fetched only (-F), nothing packed; done in %.1f s", b.name,
 			 (double) (now_ms() - t0) / 1000.0);
 	else {
-		printf("%s/%s\n", b.out_dir, b.out_name);
+		if (!arg_json)
+			printf("%s/%s\n", b.out_dir, b.out_name);
 		log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
+		report->output = xasprintf("%s/%s", b.out_dir, b.out_name);
 	}
+	report->ok = true;
+	report->seconds = (double) (now_ms() - t0) / 1000.0;
+	build_log_line(b.log, "result: built %s in %.1f s", fetch_only ? "(fetch only)" : report->output,
+		       report->seconds);
 	return EXIT_OK;
 
 fail:
@@ -752,6 +806,11 @@ fail:
 	} else {
 		log_error("build %s: %s", b.name, err ? err : strerror(-r));
 		ret = EXIT_FAIL;
+	}
+	if (report) {
+		report->seconds = (double) (now_ms() - t0) / 1000.0;
+		report->error = xstrdup(err ? err : strerror(-r));
+		build_log_line(b.log, "result: failed after %.1f s: %s", report->seconds, report->error);
 	}
 	return ret;
 }
@@ -770,6 +829,7 @@ static int build_all(const Config *cfg, const Store *st, int n, char **paths, co
 
 	if (!specs || !builds)
 		die_oom();
+	build_prefix_lines = n > 1;
 	{
 		/* Options zeolite does not honour are refused, never ignored. */
 		Diags od = { 0 };
@@ -806,6 +866,8 @@ static int build_all(const Config *cfg, const Store *st, int n, char **paths, co
 		if (r != EXIT_OK && ret == EXIT_OK)
 			ret = r;
 	}
+	if (!o->dry_run)
+		build_report_finish(arg_json);
 out:
 	for (int i = 0; i < n; i++) {
 		plan_done(&builds[i]);

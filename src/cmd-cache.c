@@ -4,6 +4,7 @@
  * (status: cmd-status.c).
  */
 #include "archive-ops.h"
+#include "build-log.h"
 #include "cache.h"
 #include "main.h"
 #include "image.h"
@@ -47,11 +48,15 @@ static int exit_status_for(int r)
  * tree-ish as given, the commit for "stable"); catalyst-auto reads the
  * commit from it.  On stdout with -s; on stderr for `zeolite snapshot`,
  * whose stdout is the file name alone. */
+static char announced_repo[128], announced_commit[128];
+
 static void announce_snapshot(void *userdata _unused_, const char *repo_name, const char *commit,
 			      const char *git_dir)
 {
-	FILE *f = arg_catalyst_alias ? stdout : stderr;
+	FILE *f = arg_catalyst_alias && !arg_json ? stdout : stderr;
 
+	snprintf(announced_repo, sizeof(announced_repo), "%s", repo_name);
+	snprintf(announced_commit, sizeof(announced_commit), "%s", commit);
 	fprintf(f, "Creating %s tree snapshot %s from %s\n", repo_name, commit, git_dir);
 	fflush(f);
 }
@@ -65,6 +70,7 @@ int cmd_snapshot(int argc, char **argv)
 		{ "git-dir", required_argument, NULL, OPT_GIT_DIR },
 		{ "repo-name", required_argument, NULL, OPT_REPO_NAME },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "json", no_argument, NULL, 'j' },
 		GLOBAL_LONG_OPTIONS,
 		{}
 	};
@@ -92,6 +98,9 @@ int cmd_snapshot(int argc, char **argv)
 			       "<git dir>\" on stderr (stdout with -s), then the snapshot's file name;\n"
 			       "an existing snapshot is left alone.\n");
 			return EXIT_OK;
+		case 'j':
+			arg_json = true;
+			break;
 		case OPT_REPO:
 			req.plain_dir = optarg;
 			break;
@@ -146,7 +155,26 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	if (r == 0)
 		log_info("snapshot '%s' already exists", name);
-	printf("%s\n", name);
+	if (arg_json) {
+		/* docs/json.md */
+		Buf b = { 0 };
+		_cleanup_free_ char *path = xasprintf("%s/snapshots/%s", st.path, name);
+		buf_puts(&b, "{\"version\": 1, \"snapshot\": ");
+		buf_put_json_string(&b, name);
+		buf_puts(&b, ", \"path\": ");
+		buf_put_json_string(&b, path);
+		buf_puts(&b, ", \"repo_name\": ");
+		buf_put_json_string(&b, announced_repo[0] ? announced_repo : req.repo_name);
+		buf_puts(&b, ", \"commit\": ");
+		if (announced_commit[0])
+			buf_put_json_string(&b, announced_commit);
+		else
+			buf_puts(&b, "null");
+		buf_printf(&b, ", \"created\": %s}", r > 0 ? "true" : "false");
+		puts(b.data);
+		buf_done(&b);
+	} else
+		printf("%s\n", name);
 	return EXIT_OK;
 }
 
@@ -430,7 +458,7 @@ int cmd_prepare(int argc, char **argv)
 		int w;
 
 		if (arg_json) {
-			buf_puts(&b, "{\"snapshot\": ");
+			buf_puts(&b, "{\"version\": 1, \"snapshot\": ");
 			buf_put_json_string(&b, name);
 			buf_puts(&b, ", \"id\": ");
 			buf_put_json_string(&b, lease.id);
@@ -508,6 +536,14 @@ int cmd_gc(int argc, char **argv)
 		return r;
 	GcReport *report = gc_report_new(&st, o.dry_run);
 	r = cache_gc(&st, &o, gc_report_fn, report);
+	{
+		int q = build_log_gc(st.fd, cfg.log_retention_days, o.dry_run, gc_report_log, report);
+		if (q < 0) {
+			log_error("gc: %s/logs: %s", st.path, strerror(-q));
+			if (r == 0)
+				r = q;
+		}
+	}
 	gc_report_finish(report);
 	if (r < 0) {
 		log_error("gc: %s", strerror(-r));

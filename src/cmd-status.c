@@ -559,6 +559,33 @@ void gc_report_fn(void *userdata, CacheKind kind, const char *what, const char *
 		printf("%s: %s\n", what, why);
 }
 
+void gc_report_log(void *userdata, const char *rel, uint64_t bytes, int64_t mtime)
+{
+	GcReport *g = userdata;
+	const char *why = g->dry_run ? "would remove: older than log_retention_days"
+				     : "removed: older than log_retention_days";
+	char size[32], age[32];
+
+	g->freed += bytes;
+	g->removed++;
+	if (arg_json) {
+		Buf b = { 0 };
+		buf_puts(&b, g->any ? ", {\"entry\": " : "{\"entry\": ");
+		g->any = true;
+		buf_put_json_string(&b, rel);
+		buf_printf(&b, ", \"source\": null, \"size\": %" PRIu64 ", \"prepared\": %" PRId64
+			   ", \"removed\": true, \"why\": ", bytes, mtime);
+		buf_put_json_string(&b, why);
+		buf_putc(&b, '}');
+		fputs(b.data, stdout);
+		buf_done(&b);
+		return;
+	}
+	format_size(bytes, size, sizeof(size));
+	format_duration((int64_t) time(NULL) - mtime, age, sizeof(age));
+	printf("%s (build log, %s, written %s ago): %s\n", rel, size, age, why);
+}
+
 void gc_report_finish(GcReport *g)
 {
 	char size[32];

@@ -32,7 +32,7 @@ typedef enum KeyKind {
 	KEY_JOBS,          /* long, >= 1 */
 	KEY_LOAD,          /* char *: a non-negative number, as text */
 	KEY_TMPFS,         /* var_tmpfs_portage: size in GiB, >= 0 */
-	KEY_TIMEOUT,       /* unsigned long seconds, >= 0 */
+	KEY_TIMEOUT,       /* unsigned long (seconds, days), >= 0 */
 } KeyKind;
 
 typedef struct ConfigKey {
@@ -56,6 +56,7 @@ static const ConfigKey config_keys[] = {
 	STR("jobserver-fifo", jobserver_fifo),
 	{ "load-average", KEY_LOAD, offsetof(Config, load_average) },
 	{ "lock_timeout", KEY_TIMEOUT, offsetof(Config, lock_timeout) },
+	{ "log_retention_days", KEY_TIMEOUT, offsetof(Config, log_retention_days) },
 	{ "options", KEY_STRV, offsetof(Config, options) },
 	STR("port_logdir", port_logdir),
 	STR("repo_basedir", repo_basedir),
@@ -127,6 +128,7 @@ void config_init(Config *c)
 		.options = strv_new(NULL, 0),
 		.distcc_hosts = strv_new(NULL, 0),
 		.lock_timeout = CONFIG_DEFAULT_LOCK_TIMEOUT,
+		.log_retention_days = CONFIG_DEFAULT_LOG_RETENTION_DAYS,
 		.files = strv_new(NULL, 0),
 		.origins = xcalloc(ELEMENTSOF(config_keys), sizeof(ConfigOrigin)),
 	};
@@ -336,7 +338,7 @@ static void apply_value(Config *c, const ConfigKey *k, const TomlValue *v)
 		c->var_tmpfs_portage = v->integer > 0;
 		break;
 	case KEY_TIMEOUT:
-		c->lock_timeout = (unsigned long) v->integer;
+		*(unsigned long *) ((char *) c + k->offset) = (unsigned long) v->integer;
 		break;
 	}
 }
@@ -502,7 +504,7 @@ static int put_reference(Expander *E, int idx, int ref, Buf *b)
 		buf_printf(b, "%ld", c->var_tmpfs_portage_size);
 		return 0;
 	case KEY_TIMEOUT:
-		buf_printf(b, "%lu", c->lock_timeout);
+		buf_printf(b, "%lu", *(const unsigned long *) ((const char *) c + k->offset));
 		return 0;
 	case KEY_STRV:
 	case KEY_DIGESTS:

@@ -3,6 +3,7 @@
  * main.c - the command line: global options, dispatch, messages and exit
  * statuses.  The only file that prints to the user and calls exit().
  */
+#include "build-log.h"
 #include "config.h"
 #include "json.h"
 #include "util.h"
@@ -212,6 +213,9 @@ int load_config(Config *c)
 	bool unreadable = false;
 	Diags d = { 0 };
 	int r;
+
+	if (arg_quiet && arg_verbose)
+		return usage_error("-q and -v together: give one of them");
 
 	config_init(c);
 	if (arg_n_configs == 0) {
@@ -576,6 +580,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	atexit(free_configs);
+	build_log_set_command_line(argc, argv);
 	forward = xcalloc((size_t) argc + 1, sizeof(char *));
 	opterr = 0;
 	optind = 0;

@@ -129,6 +129,8 @@ typedef struct GcReport GcReport;
 GcReport *gc_report_new(const Store *st, bool dry_run);
 void gc_report_fn(void *userdata, CacheKind kind, const char *what, const char *why);
 void gc_report_finish(GcReport *g);
+/* A BuildLogGcFn (build-log.h) for a build log gc removes. */
+void gc_report_log(void *userdata, const char *rel, uint64_t bytes, int64_t mtime);
 
 /* Commands (cmd-*.c): each gets its own argv with argv[0] the command. */
 int cmd_build(int argc, char **argv);
