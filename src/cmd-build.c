@@ -647,7 +647,8 @@ static int prepare_one(const Config *cfg, const Store *st, const char *spec_path
 static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 {
 	Build b = *bp; /* a shallow copy: BP keeps ownership */
-	_cleanup_free_ char *err = NULL, *workrel = NULL, *run_log = NULL;
+	_cleanup_free_ char *err = NULL, *workrel = NULL;
+	char *run_log;
 	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
 	BuildInput seed = BUILD_INPUT_INIT, snap = BUILD_INPUT_INIT;
 	BuildReport *report = NULL;
@@ -709,7 +710,9 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		log_error("build %s: %s", b.name, err);
 		return EXIT_CANTCREAT;
 	}
-	b.log = run_log;
+	/* BP owns it (b is copied back into BP below). */
+	free(bp->log);
+	bp->log = b.log = run_log;
 	report = build_report_begin(b.rel_type, b.name);
 	report->log = xstrdup(run_log);
 	{
