@@ -71,6 +71,7 @@ setup() {
 	sed -e 's/^version_stamp: .*/version_stamp: failing/' -e 's|^\tapp-editors/vim|\tfail/fail|' "$FIX/stage4.spec" > "$WORK/fail.spec"
 	run --separate-stderr "${Z[@]}" --json build "$WORK/fail.spec" "$FIX/stage3.spec"
 	[ "$status" -eq 1 ]
+	printf '%s\n' "${lines[@]}" | python3 "$SRCDIR/tests/tools/json-keys.py" "$SRCDIR/docs/json.md" build
 	log=$LOGS/$(readlink "$LOGS/stage4-amd64-failing-latest.log")
 	tail -n 1 "$log" | grep -q "zeolite: result: failed after .* s: step 'build' failed"
 	printf '%s\n' "${lines[@]}" | python3 -c '
