@@ -189,6 +189,7 @@ load lib
 			[[ "${stderr_lines[0]}" == "zeolite: "*"$f "*"(nothing was done)" ]]
 		done
 	done
+	mkdir -p "$STORE"
 	run --separate-stderr "${Z[@]}" --unversioned-cachedir status
 	[ "$status" -eq 0 ]
 	run --separate-stderr "${Z[@]}" status --unversioned-cachedir

@@ -74,6 +74,7 @@ CONF="$BATS_TEST_DIRNAME/../data/conf"
 	printf 'options = ["bindist"]\n' > "$etc/other.conf"
 	# /var/tmp is a tmpfs in a mount namespace of its own: nothing real is touched
 	run --separate-stderr unshare -m sh -c 'mount -t tmpfs none /var/tmp &&
+		mkdir /var/tmp/catalyst /var/tmp/zeolite &&
 		ZEOLITE_TEST_SYSCONFDIR="$1" "$2" status | head -n1 &&
 		"$2" -c "$1/catalyst/catalyst.conf" status | head -n1 &&
 		"$2" -c "$1/other.conf" status | head -n1' sh "$etc" "$ZEOLITE"
