@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pack-modes.h"
+#include "spec.h"
 #include "toml.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -410,7 +411,17 @@ int config_load(Config *c, const char *path, Diags *d)
 		}
 		idx = find_key(name, strlen(name));
 		if (idx < 0) {
-			diags_add(d, false, "%s:%u: unknown key '%s'", path, v->line, name);
+			const char *names[ELEMENTSOF(config_keys)];
+			const char *hint;
+
+			for (size_t j = 0; j < ELEMENTSOF(config_keys); j++)
+				names[j] = config_keys[j].name;
+			hint = spec_did_you_mean(name, names, ELEMENTSOF(config_keys));
+			if (hint)
+				diags_add(d, false, "%s:%u: unknown key '%s' (did you mean '%s'?)", path, v->line, name,
+					  hint);
+			else
+				diags_add(d, false, "%s:%u: unknown key '%s'", path, v->line, name);
 			ret = -EINVAL;
 			continue;
 		}

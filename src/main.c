@@ -145,11 +145,30 @@ static int global_option(const char *cmd, int c, const char *arg)
 	}
 }
 
-static int bad_option(const char *cmd, char **argv)
+/* The long option of LONGOPTS nearest to the mistyped "--WORD[=...]". */
+static const char *option_hint(const char *what, const struct option *longopts)
+{
+	const char *names[128];
+	size_t n = 0;
+	char word[64];
+
+	if (!longopts || strncmp(what, "--", 2) != 0)
+		return NULL;
+	snprintf(word, sizeof(word), "%.*s", (int) strcspn(what + 2, "="), what + 2);
+	for (const struct option *o = longopts; o->name && n < ELEMENTSOF(names); o++)
+		names[n++] = o->name;
+	return spec_did_you_mean(word, names, n);
+}
+
+static int bad_option(const char *cmd, char **argv, const struct option *longopts)
 {
 	char shortopt[3] = { '-', (char) optopt, 0 };
 	const char *what = optopt ? shortopt : argv[optind - 1];
+	const char *hint = optopt ? NULL : option_hint(what, longopts);
 
+	if (hint)
+		return cmd ? command_usage_error(cmd, "unknown option '%s' (did you mean '--%s'?)", what, hint)
+			   : usage_error("unknown option '%s' (did you mean '--%s'?)", what, hint);
 	return cmd ? command_usage_error(cmd, "unknown option '%s'", what) : usage_error("unknown option '%s'", what);
 }
 
@@ -182,7 +201,7 @@ int command_getopt(int argc, char **argv, const char *cmd, const char *shortopts
 		if (c == -1)
 			return -1;
 		if (c == '?') {
-			(void) bad_option(cmd, argv);
+			(void) bad_option(cmd, argv, longopts);
 			return COMMAND_GETOPT_USAGE;
 		}
 		if (c == ':') {
@@ -608,7 +627,7 @@ int main(int argc, char **argv)
 			break;
 		case '?':
 			free(forward);
-			return bad_option(NULL, argv);
+			return bad_option(NULL, argv, options);
 		case ':':
 			free(forward);
 			return missing_argument(NULL, argv);
@@ -631,8 +650,16 @@ int main(int argc, char **argv)
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
+		const char *names[ELEMENTSOF(commands)];
+		const char *hint;
+
+		for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+			names[i] = commands[i].name;
+		hint = spec_did_you_mean(argv[optind], names, ELEMENTSOF(commands));
+		r = hint ? usage_error("unknown command '%s' (did you mean '%s'?)", argv[optind], hint)
+			 : usage_error("unknown command '%s'", argv[optind]);
 		free(forward);
-		return usage_error("unknown command '%s'", argv[optind]);
+		return r;
 	}
 	if (n_forward == 0) {
 		free(forward);

@@ -106,3 +106,21 @@ assert len(err) == 1 and err[0]["command"] == "build" and err[0]["exit_status"] 
 	run "${Z[@]}" status
 	[[ "$output" != *"23.0-default/stage3-amd64-openrc-fixture "* ]]
 }
+
+@test "did you mean: mistyped commands, long options and config keys" {
+	run --separate-stderr "$ZEOLITE" biuld x.spec
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "zeolite: unknown command 'biuld' (did you mean 'build'?)" ]
+	run --separate-stderr "$ZEOLITE" --stordir /x status
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "zeolite: unknown option '--stordir' (did you mean '--storedir'?)" ]
+	run --separate-stderr "$ZEOLITE" -c "$FIX/zeolite.conf" gc --dry-rn
+	[ "$status" -eq 64 ]
+	[ "${stderr_lines[0]}" = "zeolite: gc: unknown option '--dry-rn' (did you mean '--dry-run'?)" ]
+	printf 'lock_timout = 5\n' > "$WORK/typo.conf"
+	run --separate-stderr "$ZEOLITE" -c "$WORK/typo.conf" status
+	[ "$status" -eq 78 ]
+	[ "$stderr" = "zeolite: $WORK/typo.conf:1: unknown key 'lock_timout' (did you mean 'lock_timeout'?)" ]
+	run --separate-stderr "$ZEOLITE" frobnicate
+	[ "${stderr_lines[0]}" = "zeolite: unknown command 'frobnicate'" ]
+}
