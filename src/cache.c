@@ -4,6 +4,7 @@
 #include "fs.h"
 #include "image.h"
 #include "log.h"
+#include "progress.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -124,6 +125,12 @@ void cache_progress(CacheProgress *p, uint64_t done, uint64_t total)
 		p->hooked = true;
 		test_point("unpack-half");
 	}
+	/* On a terminal, the line redrawn in place (progress.h). */
+	if (total && done < total)
+		progress_line("preparing %s: %u%% (%.1f of %.1f MiB read)", p->owner->entry,
+			      (unsigned) (done * 100 / total), (double) done / 1048576.0, (double) total / 1048576.0);
+	else
+		progress_clear();
 	if (now - p->last_ms < 250 && done < total)
 		return;
 	p->last_ms = now;
@@ -675,6 +682,9 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 		*ret_recovered = xasprintf("cache entry %s was malformed (%s): removed as leftovers; "
 					   "preparing '%s' again", path, why, req->label);
 	}
+	/* The takeover is said when it happens, not when we are done. */
+	if (*ret_recovered)
+		log_info("%s", *ret_recovered);
 	test_point("cleaned");
 
 	lock_owner_self(&me, "preparing", req->label);
@@ -828,9 +838,13 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 			test_point("waiting");
 			if (req->timeout_ms == 0)
 				r = -EAGAIN;
-			else
+			else {
+				progress_wait_begin(lock_fd, req->label, remaining_ms(req, start));
 				r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, remaining_ms(req, start));
+				progress_wait_end();
+			}
 			waited = now_ms() - start;
+
 		}
 		/* Published while we waited, by a preparer that has not let go
 		 * yet (stalled after its rename): ours as much as theirs. */

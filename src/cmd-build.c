@@ -22,6 +22,7 @@
 #include "image-mount.h"
 #include "image.h"
 #include "build-log.h"
+#include "progress.h"
 #include "main.h"
 #include "plan.h"
 #include "sandbox.h"
@@ -92,7 +93,13 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 	fd = openat(dir_fd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd < 0)
 		return -errno;
-	r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
+	r = lock_byte(fd, 0, F_WRLCK, 0);
+	if (r == -EAGAIN && b->timeout) {
+		/* Busy: wait, saying for whom on a terminal (progress.h). */
+		progress_wait_begin(fd, b->name, (long) b->timeout * 1000);
+		r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
+		progress_wait_end();
+	}
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
 		/* zeolite's record, or catalyst's pid and command line: the
 		 * lock file is catalyst's chroot_path + ".lock" (catalyst-lock.h). */
@@ -541,8 +548,6 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 		.userdata = &tf,
 	};
 	r = cache_acquire(b->st, &req, ret, ret_err);
-	if (r >= 0 && ret->recovered)
-		log_info("%s", ret->recovered);
 	return r;
 }
 

@@ -442,8 +442,6 @@ int cmd_prepare(int argc, char **argv)
 			log_error("prepare: snapshot '%s': %s", name, err ? err : strerror(-r));
 		return exit_status_for(r);
 	}
-	if (lease.recovered)
-		log_info("%s", lease.recovered);
 	if (image) {
 		/* The entry is the directory; what a user wants is the image. */
 		char *p = xasprintf("%s/%s", lease.path, IMAGE_FILE_NAME);

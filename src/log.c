@@ -3,6 +3,7 @@
  * log.c - message levels, the log file and colour (see log.h).
  */
 #include "log.h"
+#include "progress.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -91,6 +92,7 @@ static void emit_stderr(LogLevel l, const char *fmt, va_list ap)
 {
 	const char *on = NULL;
 
+	progress_clear(); /* a message never shares the progress line */
 	if (l <= LOG_LEVEL_WARNING && use_color())
 		on = l == LOG_LEVEL_WARNING ? "\033[1;33m" : "\033[1;31m";
 	if (on)

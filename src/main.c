@@ -6,6 +6,7 @@
 #include "build-log.h"
 #include "config.h"
 #include "json.h"
+#include "progress.h"
 #include "util.h"
 #include "main.h"
 #include "plan.h"
@@ -235,6 +236,8 @@ int load_config(Config *c)
 
 	if (arg_quiet && arg_verbose)
 		return usage_error("-q and -v together: give one of them");
+	if (arg_quiet)
+		progress_disable();
 
 	config_init(c);
 	if (arg_n_configs == 0) {

@@ -157,3 +157,59 @@ open(sys.argv[3]).read()' "$STORE/tmp/23.0-default/stage3-x.lock" "$WORK/locked"
 	run "${Z[@]}" status
 	[[ "$output" != *"stage3-x"* ]]
 }
+
+# Run "$@" on a pseudo-terminal (script(1)); the screen goes to $WORK/screen.
+on_tty() {
+	script -q -e -c "$(printf '%q ' "$@")" "$WORK/screen" > /dev/null
+}
+
+@test "progress on a terminal: a lock wait names the holder and the time left; none off a terminal" {
+	make_snapshot "$WORK/s.tar.gz" 50
+	mkfifo "$WORK/notify"
+	ZEOLITE_TEST_PAUSE_AT=unpack-half ZEOLITE_TEST_NOTIFY="$WORK/notify" "${Z[@]}" prepare "$WORK/s.tar.gz" \
+		> /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ pid < "$WORK/notify"
+	run on_tty "${Z[@]}" --lock-timeout 1 prepare "$WORK/s.tar.gz"
+	[ "$status" -eq 75 ]
+	grep -q $'\r\e\\[Kwaiting for pid '"$pid"' on [^ ]* (.*prepare .*s.tar.gz.*); giving up in [01] s' "$WORK/screen"
+	run --separate-stderr "${Z[@]}" --lock-timeout 1 prepare "$WORK/s.tar.gz"
+	[ "$status" -eq 75 ]
+	[[ "$stderr" != *$'\r'* ]]
+	[[ "$stderr" != *"waiting for pid"* ]]
+	# -q: no progress line either.
+	run on_tty "${Z[@]}" -q --lock-timeout 1 prepare "$WORK/s.tar.gz"
+	[ "$status" -eq 75 ]
+	if grep -q 'waiting for pid' "$WORK/screen"; then false; fi
+}
+
+@test "progress on a terminal: the unpack's percentage; none off a terminal" {
+	mkdir -p "$WORK/big/profiles"
+	echo gentoo > "$WORK/big/profiles/repo_name"
+	head -c 8388608 /dev/urandom > "$WORK/big/blob"
+	tar -C "$WORK/big" -cf "$WORK/big.tar" .
+	run on_tty "${Z[@]}" prepare "$WORK/big.tar"
+	[ "$status" -eq 0 ]
+	grep -Eq $'\r\e\\[Kpreparing big.tar: [0-9]+% \\([0-9.]+ of [0-9.]+ MiB read\\)' "$WORK/screen"
+	"${Z[@]}" gc --keep 0 > /dev/null
+	run --separate-stderr "${Z[@]}" prepare "$WORK/big.tar"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"preparing big.tar"* ]]
+}
+
+@test "a takeover is announced when it happens, not when the waiter is done" {
+	make_snapshot "$WORK/s.tar.gz" 50
+	mkfifo "$WORK/notify" "$WORK/notify2"
+	ZEOLITE_TEST_PAUSE_AT=unpack-half ZEOLITE_TEST_NOTIFY="$WORK/notify" "${Z[@]}" prepare "$WORK/s.tar.gz" \
+		> /dev/null 2>&1 &
+	echo $! >> "$WORK/pids"
+	read -r _ pid < "$WORK/notify"
+	# The waiter stops right after it took over ("cleaned").
+	ZEOLITE_TEST_PAUSE_AT=cleaned ZEOLITE_TEST_NOTIFY="$WORK/notify2" "${Z[@]}" prepare "$WORK/s.tar.gz" \
+		> /dev/null 2> "$WORK/waiter.err" &
+	echo $! >> "$WORK/pids"
+	kill -9 "$pid"
+	read -r _ wpid < "$WORK/notify2"
+	grep -q "previous preparation of 's.tar.gz' by pid $pid on .* did not finish; starting over" "$WORK/waiter.err"
+	kill -9 "$wpid"
+}
