@@ -54,7 +54,7 @@ typedef struct BuildOptions {
 	bool purge_only;
 	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
 	bool fetch_only;     /* -F: options += "fetch" (clst_FETCH, emerge --fetchonly, no pack) */
-	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
+	bool enter_chroot;   /* --enter-chroot: a shell in the build's sandbox, no steps */
 } BuildOptions;
 
 /* ---- the build's own lock --------------------------------------------- */
@@ -221,7 +221,7 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 }
 
 static int run_steps(const Build *b, int work_fd, const char *seed_tree, const char *snapshot_tree,
-		     BuildReport *report, char **ret_err)
+		     BuildReport *report, bool enter_chroot, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
 	_cleanup_free_ char *owork = xasprintf("%s/overlay-work", b->work);
@@ -285,6 +285,37 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			goto out;
 		if (b->autoresume)
 			(void) mark_step(work_fd, "populated");
+	}
+
+	if (enter_chroot) {
+		/* catalyst's --enter-chroot: the steps' sandbox, a shell in
+		 * it; everything goes with the shell's PID namespace. */
+		char *sh_argv[] = { "/bin/sh", "-i", NULL };
+		int status = 0;
+		SandboxConfig sc = {
+			.lower = seed_tree,
+			.upper = upper,
+			.overlay_work = owork,
+			.root = root,
+			.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
+			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
+			.repo_target = repo,
+			.binds = binds,
+			.n_binds = n_binds,
+			.hostname = "zeolite",
+			.argv = sh_argv,
+			.envp = env,
+			.log_fd = STDERR_FILENO,
+			.keep_stdin = true,
+			.personality = b->arch.personality,
+		};
+		log_info("build %s: entering the sandbox (%s); exit the shell to leave", b->name, b->work);
+		r = sandbox_run(&sc, &status, ret_err);
+		if (r >= 0)
+			log_info("build %s: left the sandbox (shell %s %d)", b->name,
+				 WIFEXITED(status) ? "exit status" : "signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		goto out;
 	}
 
 	const char *const *steps = b->steps;
@@ -691,7 +722,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		if (purge_only || purge_tmp_only)
 			return EXIT_OK;
 	}
-	if (clear_autoresume || !b.autoresume) {
+	if ((clear_autoresume || !b.autoresume) && !o->enter_chroot) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0 && faccessat(rel_fd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 			r = rm_rf_at(rel_fd, b.name);
@@ -761,9 +792,18 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		 b.snapshot_is_image ? "image" : cache_action_name(snap.lease.action), now_ms() - t0);
 
 	/* 5. The target's steps in the sandbox. */
-	r = run_steps(&b, work_fd, seed.tree, snap.tree, report, &err);
+	r = run_steps(&b, work_fd, seed.tree, snap.tree, report, o->enter_chroot, &err);
 	if (r < 0)
 		goto fail;
+	if (o->enter_chroot) {
+		/* Nothing packed; the work directory stays as it was. */
+		build_input_done(&seed);
+		build_input_done(&snap);
+		report->ok = true;
+		report->seconds = (double) (now_ms() - t0) / 1000.0;
+		build_log_line(b.log, "result: left the sandbox after %.1f s (--enter-chroot)", report->seconds);
+		return EXIT_OK;
+	}
 
 	/* 6. Pack and publish; with "fetch" (-F), as catalyst, nothing: the
 	 * steps only fetched (clst_FETCH: emerge --fetchonly). */
@@ -927,7 +967,8 @@ int cmd_build(int argc, char **argv)
 			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
 			       "                           the autoresume marks)\n"
 			       "  -F, --fetchonly          only fetch: emerge --fetchonly, nothing packed\n"
-			       "      --enter-chroot       refused: not supported yet\n"
+			       "      --enter-chroot       open a shell in the build's sandbox (its kept work\n"
+			       "                           directory, same mounts and environment); no steps\n"
 			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n\n"
 			       "The global options (zeolite --help) are accepted here too.\n");
 			return EXIT_OK;
@@ -967,8 +1008,10 @@ int cmd_build(int argc, char **argv)
 	if (n_specs == 0)
 		return command_usage_error("build", "no spec file given");
 	/* Never ignored: refused until the executor can do it. */
-	if (o.enter_chroot)
-		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
+	if (o.enter_chroot && (n_specs != 1 || o.dry_run || o.purge || o.purge_only || o.purge_tmp_only))
+		return command_usage_error("build", "--enter-chroot takes one SPEC and no -n, -p, -P or -T");
+	if (o.enter_chroot && !isatty(STDIN_FILENO))
+		return command_usage_error("build", "--enter-chroot needs a terminal on stdin");
 	r = o.dry_run ? EXIT_OK : require_root("build");
 	if (r == EXIT_OK)
 		r = load_config_and_store(&cfg, &st);

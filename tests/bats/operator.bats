@@ -124,3 +124,38 @@ assert len(err) == 1 and err[0]["command"] == "build" and err[0]["exit_status"] 
 	run --separate-stderr "$ZEOLITE" frobnicate
 	[ "${stderr_lines[0]}" = "zeolite: unknown command 'frobnicate'" ]
 }
+
+# The mounts under this file's fixtures (other tests may mount elsewhere).
+fix_mounts() {
+	awk -v fix="$FIX/" 'index($5, fix) == 1 { print $5, $9, $10 }' /proc/self/mountinfo | sort
+}
+
+@test "--enter-chroot: a shell in the build's sandbox, snapshot read-only; nothing left after exit or kill -9" {
+	fix_mounts > "$WORK/mounts.before"
+	printf 'test -f /var/db/repos/gentoo/profiles/repo_name && echo REPO-OK\ntouch /var/db/repos/gentoo/x 2>/dev/null || echo RO-OK\necho $$ > /tmp/shell-pid; echo OVERLAY-OK\nexit 3\n' > "$WORK/in"
+	run script -q -e -c "$(printf '%q ' "${Z[@]}" build --enter-chroot "$FIX/stage3.spec")" "$WORK/screen" < "$WORK/in"
+	[ "$status" -eq 0 ] || { cat "$WORK/screen"; false; }
+	grep -q REPO-OK "$WORK/screen"
+	grep -q RO-OK "$WORK/screen"
+	grep -q "left the sandbox (shell exit status 3)" "$WORK/screen"
+	# The shell wrote in the overlay: the work directory has it.
+	[ -f "$FIX/store/tmp/23.0-default/stage3-amd64-openrc-fixture/upper/tmp/shell-pid" ]
+	[ "$(fix_mounts)" = "$(cat "$WORK/mounts.before")" ]
+	# kill -9 of zeolite while the shell runs: the shell and the mounts go.
+	mkfifo "$WORK/go"
+	( printf 'echo STARTED > /tmp/started\n'; cat "$WORK/go"; printf 'exit\n' ) | \
+		script -q -e -c "$(printf '%q ' "${Z[@]}" build --enter-chroot "$FIX/stage3.spec")" "$WORK/screen2" > /dev/null &
+	spid=$!
+	echo $spid >> "$WORK/pids"
+	started="$FIX/store/tmp/23.0-default/stage3-amd64-openrc-fixture/upper/tmp/started"
+	rm -f "$started"
+	until [ -f "$started" ]; do kill -0 $spid || { cat "$WORK/screen2"; false; }; sleep 0.1; done
+	zpid=$(pgrep -f -n -- "build --enter-chroot $FIX/stage3.spec" -P "$(pgrep -P $spid | head -1)" || pgrep -f -n -- "zeolite .*build --enter-chroot $FIX/stage3.spec")
+	kill -9 "$zpid"
+	echo > "$WORK/go" || true
+	wait $spid || true
+	for i in $(seq 100); do [ "$(fix_mounts)" = "$(cat "$WORK/mounts.before")" ] && break; sleep 0.1; done
+	[ "$(fix_mounts)" = "$(cat "$WORK/mounts.before")" ]
+	# No process is left chrooted in the work directory.
+	[ -z "$(for p in /proc/[0-9]*; do readlink "$p/root" 2>/dev/null; done | grep -F "$FIX/" || true)" ]
+}
