@@ -6,6 +6,7 @@
  *   cache/snapshots/<id>/ unpacked snapshot trees (+ <id>.lock beside them)
  *   cache/seeds/<id>/     unpacked seed stages
  *   builds/ tmp/ packages/ kerncache/ locks/
+ *   logs/<rel_type>/      build logs (build-log.h), made by the first build
  *
  * store_open() creates what is missing and refuses a storedir, or any
  * existing part of it, that is a symlink, owned by another user, or
