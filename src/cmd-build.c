@@ -185,8 +185,8 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 		return -errno;
 	*ret_tee = 0;
 	/* The scripts' output goes to the screen as well on a terminal, and
-	 * with -v whatever stderr is; never with -q. */
-	if ((!isatty(STDERR_FILENO) && arg_verbose == 0) || arg_quiet) {
+	 * with -v (or --log-level debug, -d) whatever stderr is; never with -q. */
+	if ((!isatty(STDERR_FILENO) && arg_verbose == 0 && log_get_level() < LOG_LEVEL_DEBUG) || arg_quiet) {
 		*ret_fd = TAKE_FD(log_fd);
 		return 0;
 	}
@@ -841,6 +841,21 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 			printf("%s/%s\n", b.out_dir, b.out_name);
 		log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
 		report->output = xasprintf("%s/%s", b.out_dir, b.out_name);
+		{
+			/* What was made, and where the time went. */
+			struct stat os;
+			char size[32] = "?";
+			Buf steps = { 0 };
+
+			if (stat(report->output, &os) == 0)
+				format_size((uint64_t) os.st_size, size, sizeof(size));
+			for (size_t i = 0; i < report->n_steps; i++)
+				buf_printf(&steps, "%s%s %.1f s", i ? ", " : "", report->steps[i].step,
+					   report->steps[i].seconds);
+			log_info("build %s: %s, %s; steps: %s", b.name, report->output, size,
+				 steps.data ? steps.data : "none run");
+			buf_done(&steps);
+		}
 	}
 	report->ok = true;
 	report->seconds = (double) (now_ms() - t0) / 1000.0;
