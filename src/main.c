@@ -119,7 +119,10 @@ static int global_option(const char *cmd, int c, const char *arg)
 			log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
 	case 'v':
+		/* -v: the scripts' output on stderr; -vv: debug messages too. */
 		arg_verbose++;
+		if (arg_verbose >= 2 && !log_level_explicit)
+			log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
 	case 'q':
 		arg_quiet = true;
