@@ -805,6 +805,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		/* Nothing packed; the work directory stays as it was. */
 		build_input_done(&seed);
 		build_input_done(&snap);
+		status_note_done(st->tmp_fd, b.rel_type, b.name);
 		report->ok = true;
 		report->seconds = (double) (now_ms() - t0) / 1000.0;
 		build_log_line(b.log, "result: left the sandbox after %.1f s (--enter-chroot)", report->seconds);
@@ -857,6 +858,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 			buf_done(&steps);
 		}
 	}
+	status_note_done(st->tmp_fd, b.rel_type, b.name);
 	report->ok = true;
 	report->seconds = (double) (now_ms() - t0) / 1000.0;
 	build_log_line(b.log, "result: built %s in %.1f s", fetch_only ? "(fetch only)" : report->output,
@@ -876,6 +878,7 @@ fail:
 		log_error("build %s: %s", b.name, err ? err : strerror(-r));
 		ret = EXIT_FAIL;
 	}
+	status_note_done(st->tmp_fd, b.rel_type, b.name);
 	if (report) {
 		report->seconds = (double) (now_ms() - t0) / 1000.0;
 		report->error = xstrdup(err ? err : strerror(-r));

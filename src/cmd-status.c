@@ -88,6 +88,13 @@ void status_note_step(int tmp_fd, const char *rel_type, const char *name, const 
 		log_debug("cannot note the step of build %s: %m", name);
 }
 
+void status_note_done(int tmp_fd, const char *rel_type, const char *name)
+{
+	_cleanup_free_ char *runname = xasprintf("%s/%s.run", rel_type, name);
+
+	(void) unlinkat(tmp_fd, runname, 0);
+}
+
 typedef struct RunningBuild {
 	char *rel_type, *name, *step, *log;
 	LockOwner owner;

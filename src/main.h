@@ -125,6 +125,8 @@ bool snapshot_file_name(const char *name);
 /* A running build notes its step and log in tmp/REL_TYPE/NAME.run for
  * status (cmd-status.c); best effort. */
 void status_note_step(int tmp_fd, const char *rel_type, const char *name, const char *step, const char *log_path);
+/* The build is over: its note goes (before the lock is let go). */
+void status_note_done(int tmp_fd, const char *rel_type, const char *name);
 
 /* What gc prints (cmd-status.c): each thing removed with its source,
  * size and age, then the total freed (or that would be); with --json one
