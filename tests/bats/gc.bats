@@ -89,7 +89,7 @@ load lib
 # Issue 12: a pack killed while publishing leaves .tmp.* files or an
 # unfinished stage in builds/; gc removes them (as the next pack there does).
 @test "gc removes leftovers of killed packs in builds/, not a live pack's stage" {
-	"${Z[@]}" status > /dev/null
+	mkdir -p "$STORE"
 	mkdir -p "$STORE/builds/default/sub"
 	head -c 100000 /dev/urandom > "$STORE/builds/default/.tmp.stage3-amd64.tar.xz.aBc123"
 	mkdir "$STORE/builds/default/sub/.zeolite-pack.dead1"

@@ -100,13 +100,14 @@ line_of() {
 	run --separate-stderr "${Z[@]}" build -j 2 "$WORK/s3.spec" "$WORK/bad.spec" "$WORK/dep.spec" "$WORK/dep2.spec" \
 		"$WORK/s1.spec"
 	[ "$status" -eq 1 ]
-	log="$FIX/store/tmp/23.0-default/stage4-amd64-$T-bad.log"
-	echo "$output" | grep -E "^stage4-amd64-$T-bad +failed +[0-9.]+ s  step 'build' failed: exit status [0-9]+ \(log: $log\)$"
+	# This run's log (zeolite(1) LOGS), a regular expression.
+	log="$FIX/store/logs/23.0-default/stage4-amd64-$T-bad-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.log"
+	echo "$output" | grep -E "^stage4-amd64-$T-bad +failed +[0-9.]+ s  step 'build' failed: exit status [0-9]+ \(log: $log\)$" || { echo "$output"; false; }
 	echo "$output" | grep -E "^stage4-amd64-$T-dep +skipped +-  its seed's build stage4-amd64-$T-bad failed$"
 	echo "$output" | grep -E "^stage4-amd64-$T-dep2 +skipped +-  its seed's build stage4-amd64-$T-dep was skipped$"
 	echo "$output" | grep -E "^stage1-amd64-$T-ind +done "
 	echo "$output" | grep -E "^stage3-amd64-$T-a +done "
-	grep -q "failing on purpose" "$log"
+	grep -q "failing on purpose" "$FIX/store/logs/23.0-default/stage4-amd64-$T-bad-latest.log"
 	# The skipped ones never started.
 	[[ "$stderr" != *"build stage4-amd64-$T-dep: started"* ]]
 	[[ "$stderr" != *"[stage4-amd64-$T-dep]"* ]]
