@@ -6,7 +6,7 @@ _zeolite()
 	_init_completion || return
 
 	local global='-c --config --storedir --lock-timeout --json -v --verbose -q --quiet -h --help -V --version'
-	local cmds='build check snapshot prepare status gc'
+	local cmds='build plan check snapshot prepare status gc'
 	local cmd='' i
 	for ((i = 1; i < cword; i++)); do
 		case ${words[i]} in
@@ -31,7 +31,15 @@ _zeolite()
 		fi ;;
 	build)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W '--help --dry-run --json --clear-autoresume --purge --purgeonly' -- "$cur"))
+			COMPREPLY=($(compgen -W '--help --dry-run --json --clear-autoresume --purge --purgeonly --jobs --keep-going --fail-fast' -- "$cur"))
+		else
+			_filedir spec
+		fi ;;
+	plan)
+		if [[ $prev == --format ]]; then
+			COMPREPLY=($(compgen -W 'text json make slurm' -- "$cur"))
+		elif [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W '--help --json --format' -- "$cur"))
 		else
 			_filedir spec
 		fi ;;

@@ -8,7 +8,8 @@ packages="meson ninja-build pkg-config gcc git python3 make
 libarchive-dev nettle-dev libssl-dev libcmocka-dev libsquashfs-dev squashfs-tools-ng
 bats clang libclang-rt-14-dev valgrind cppcheck scdoc zsh
 busybox-static xz-utils zstd bzip2 gzip tar util-linux mount time
-lzip lzop squashfs-tools attr libcap2-bin"
+lzip lzop squashfs-tools attr libcap2-bin
+munge slurmctld slurmd slurm-client"
 # `scripts/deps.sh bench`: also what the benchmarks need.
 [ "${1:-}" = bench ] && packages="$packages hyperfine e2fsprogs squashfs-tools"
 

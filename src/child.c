@@ -59,9 +59,13 @@ _noreturn_ static void child_exec(char *const argv[], const int fds[4], int repo
 
 	/* Move everything out of the way first, so that no dup2 clobbers a
 	 * source that happens to sit at a low number. */
-	report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
-	if (report_fd < 0)
+	e = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
+	if (e < 0) {
+		e = errno;
+		(void) !write(report_fd, &e, sizeof(e));
 		_exit(127);
+	}
+	report_fd = e;
 	for (int i = 0; i < 4; i++) {
 		hi[i] = -1;
 		if (fds[i] >= 0 && (hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10)) < 0)

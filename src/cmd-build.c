@@ -15,6 +15,8 @@
  * <name> is <target>-<subarch>-<version_stamp>, as catalyst names it.
  */
 #include "archive-ops.h"
+#include "build-jobs.h"
+#include "jobserver.h"
 #include "cache.h"
 #include "catalyst-lock.h"
 #include "chroot-files.h"
@@ -53,6 +55,8 @@ typedef struct BuildOptions {
 	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
 	bool fetch_only;     /* -F: options += "fetch" (clst_FETCH, emerge --fetchonly, no pack) */
 	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
+	unsigned jobs;       /* -j N: the specs as a graph, N at a time (build-jobs.h); 0: one by one */
+	bool fail_fast;      /* with -j: no build starts after a failure */
 } BuildOptions;
 
 /* ---- the build's own lock --------------------------------------------- */
@@ -235,7 +239,7 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			source = image_roots[n_images] = image_repo_root(images[n_images]);
 			n_images++;
 		}
-		if (!tmpfs && !m->read_only) {
+		if (!tmpfs && !m->read_only && strcmp(m->kind, "fifo") != 0) {
 			char *mk_argv[] = { "mkdir", "-p", m->source, NULL };
 			if (chroot_run_argv(mk_argv) < 0) {
 				*ret_err = xasprintf("cannot create '%s'", m->source);
@@ -467,7 +471,8 @@ static int clear_dir_contents(const char *path)
 static int acquire_tree(const Build *b, CacheKind kind, const char *path, const char *label, bool image,
 			CacheLease *ret, char **ret_err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO there must not block us (it is refused below). */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *id = NULL, *group = NULL;
 	int r;
 
@@ -480,7 +485,8 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 				 ret_err);
 	if (r < 0) {
 		if (r != -ETIMEDOUT) {
-			char *m = xasprintf("'%s': %s", path, *ret_err ? *ret_err : strerror(-r));
+			char *m = xasprintf("'%s': %s", path,
+					    r == -EINVAL ? "not a regular file" : *ret_err ? *ret_err : strerror(-r));
 			free(*ret_err);
 			*ret_err = m;
 		}
@@ -755,13 +761,39 @@ fail:
 	return ret;
 }
 
+/* build -j: one build in its child process (build-jobs.h). */
+typedef struct JobContext {
+	Config *cfg;
+	const Store *st;
+	const BuildOptions *o;
+} JobContext;
+
+static int build_job(void *userdata, const char *spec_path, const char *jobserver_fifo)
+{
+	JobContext *c = userdata;
+	Spec spec = { 0 };
+	Build b = { 0 };
+	int r;
+
+	if (jobserver_fifo) { /* the child's own copy of the config */
+		free(c->cfg->jobserver_fifo);
+		c->cfg->jobserver_fifo = xstrdup(jobserver_fifo);
+	}
+	r = prepare_one(c->cfg, c->st, spec_path, &spec, &b);
+	if (r == EXIT_OK)
+		r = build_one(c->st, &b, c->o);
+	plan_done(&b);
+	spec_done(&spec);
+	return r;
+}
+
 /*
  * Every spec named is loaded, validated and resolved (its seed, snapshot and
  * every path) before the first lock, unpack or write: one bad spec of many
  * is exit 65 with nothing done (issue 10 item 5).  Then the builds run in
  * order; the first failure's exit status is returned, the others still run.
  */
-static int build_all(const Config *cfg, const Store *st, int n, char **paths, const BuildOptions *o)
+static int build_all(Config *cfg, const Store *st, int n, char **paths, const BuildOptions *o)
 {
 	Spec *specs = calloc((size_t) n, sizeof(Spec));
 	Build *builds = calloc((size_t) n, sizeof(Build));
@@ -779,6 +811,23 @@ static int build_all(const Config *cfg, const Store *st, int n, char **paths, co
 			ret = EXIT_DATAERR;
 			goto out;
 		}
+	}
+	if (cfg->jobserver_fifo && !o->dry_run) {
+		_cleanup_free_ char *e = NULL;
+		if (jobserver_check_fifo(cfg->jobserver_fifo, &e) < 0) {
+			log_error("build: %s; nothing was built", e);
+			ret = EXIT_DATAERR;
+			goto out;
+		}
+	}
+	if (o->jobs) {
+		JobContext jc = { .cfg = cfg, .st = st, .o = o };
+		BuildJobsOptions jo = {
+			.jobs = o->jobs, .fail_fast = o->fail_fast, .dry_run = o->dry_run,
+			.run = build_job, .userdata = &jc,
+		};
+		ret = build_jobs(cfg, st, n, paths, &jo);
+		goto out;
 	}
 	for (int i = 0; i < n; i++)
 		if (prepare_one(cfg, st, paths[i], &specs[i], &builds[i]) != EXIT_OK)
@@ -817,7 +866,7 @@ out:
 
 int cmd_build(int argc, char **argv)
 {
-	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1 };
+	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1, OPT_JSON, OPT_FAIL_FAST, OPT_KEEP_GOING };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "dry-run", no_argument, NULL, 'n' },
@@ -828,7 +877,10 @@ int cmd_build(int argc, char **argv)
 		{ "fetchonly", no_argument, NULL, 'F' },
 		{ "enter-chroot", no_argument, NULL, OPT_ENTER_CHROOT },
 		{ "file", required_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "fail-fast", no_argument, NULL, OPT_FAIL_FAST },
+		{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
 		GLOBAL_LONG_OPTIONS,
 		{}
 	};
@@ -841,7 +893,7 @@ int cmd_build(int argc, char **argv)
 
 	specs = xcalloc((size_t) argc + 1, sizeof(char *));
 	command_getopt_reset();
-	while ((c = command_getopt(argc, argv, "build", COMMAND_SHORT_OPTS "hnapPTFf:", options)) != -1) {
+	while ((c = command_getopt(argc, argv, "build", COMMAND_SHORT_OPTS "hnapPTFf:j:", options)) != -1) {
 		switch (c) {
 		case 'h':
 			printf("Usage: zeolite build [OPTIONS] SPEC...\n\n"
@@ -857,7 +909,12 @@ int cmd_build(int argc, char **argv)
 			       "                           the autoresume marks)\n"
 			       "  -F, --fetchonly          only fetch: emerge --fetchonly, nothing packed\n"
 			       "      --enter-chroot       refused: not supported yet\n"
-			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n\n"
+			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n"
+			       "  -j, --jobs N             the SPECs as a graph (a seed made by another\n"
+			       "                           SPEC waits for it), at most N builds at a time\n"
+			       "      --keep-going         with -j: a failure skips its dependents only\n"
+			       "                           (the default)\n"
+			       "      --fail-fast          with -j: no build starts after a failure\n\n"
 			       "The global options (zeolite --help) are accepted here too.\n");
 			return EXIT_OK;
 		case 'n':
@@ -884,8 +941,21 @@ int cmd_build(int argc, char **argv)
 		case 'f':
 			specs[n_specs++] = optarg;
 			break;
-		case 'j':
+		case OPT_JSON:
 			arg_json = true;
+			break;
+		case 'j': {
+			unsigned long v;
+			if (parse_ulong(optarg, &v) < 0 || v == 0 || v > 1024)
+				return command_usage_error("build", "-j: '%s' is not a number of builds (1-1024)", optarg);
+			o.jobs = (unsigned) v;
+			break;
+		}
+		case OPT_FAIL_FAST:
+			o.fail_fast = true;
+			break;
+		case OPT_KEEP_GOING:
+			o.fail_fast = false;
 			break;
 		default:
 			return EXIT_USAGE;
@@ -895,6 +965,10 @@ int cmd_build(int argc, char **argv)
 		specs[n_specs++] = argv[i];
 	if (n_specs == 0)
 		return command_usage_error("build", "no spec file given");
+	if (o.fail_fast && !o.jobs)
+		return command_usage_error("build", "--fail-fast needs -j N");
+	if (o.jobs && arg_json)
+		return command_usage_error("build", "--json with -j is not supported yet; nothing was done");
 	/* Never ignored: refused until the executor can do it. */
 	if (o.enter_chroot)
 		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");

@@ -5,6 +5,7 @@
 #include "archive-ops.h"
 #include "cache.h"
 #include "main.h"
+#include "output.h"
 #include "image.h"
 #include "snapshot.h"
 #include "unpack.h"
@@ -374,8 +375,8 @@ int cmd_prepare(int argc, char **argv)
 	r = cache_source_id_wait(&st, image ? CACHE_IMAGES : CACHE_SNAPSHOTS, fd, name,
 				 (long) effective_lock_timeout(&cfg, NULL) * 1000, &id, &err);
 	if (r < 0) {
-		if (r == -ETIMEDOUT)
-			log_error("prepare: %s", err);
+		if (r == -ETIMEDOUT || r == -ELIBACC)
+			log_error("prepare: %s", err ? err : strerror(-r));
 		else
 			log_error("prepare: snapshot '%s': %s", name,
 				  r == -EINVAL ? "not a regular file" : err ? err : strerror(-r));
@@ -398,8 +399,8 @@ int cmd_prepare(int argc, char **argv)
 	};
 	r = cache_acquire(&st, &req, &lease, &err);
 	if (r < 0) {
-		if (r == -ETIMEDOUT)
-			log_error("prepare: %s", err);
+		if (r == -ETIMEDOUT || r == -ELIBACC)
+			log_error("prepare: %s", err ? err : strerror(-r));
 		else
 			log_error("prepare: snapshot '%s': %s", name, err ? err : strerror(-r));
 		return exit_status_for(r);
@@ -646,6 +647,53 @@ static void gc_report(void *userdata, CacheKind kind, const char *what, const ch
 	printf("%s: %s\n", what, why);
 }
 
+typedef struct GcBuildsCtx {
+	const char *rel;
+} GcBuildsCtx;
+
+static void gc_builds_note(const char *msg, void *userdata)
+{
+	GcBuildsCtx *c = userdata;
+	printf("builds/%s: %s\n", *c->rel ? c->rel : ".", msg);
+}
+
+/* Leftovers of packs killed while publishing, in DIR_FD (builds/REL) and
+ * the directories below it (output_recover(): unlocked stage directories,
+ * .tmp.* files; a committed set is finished).  Never follows a symlink. */
+static int gc_builds_at(int dir_fd, const char *rel, unsigned depth)
+{
+	GcBuildsCtx ctx = { .rel = rel };
+	_cleanup_free_ char *err = NULL;
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int r = output_recover(dir_fd, gc_builds_note, &ctx, &err);
+
+	if (r < 0)
+		log_error("gc: builds/%s: %s", rel, err ? err : strerror(-r));
+	if (fd < 0 || depth >= 4 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		struct stat s;
+
+		if (de->d_name[0] == '.' || fstatat(dir_fd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISDIR(s.st_mode))
+			continue;
+		_cleanup_close_ int sub = openat(dir_fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_free_ char *subrel = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (sub >= 0) {
+			int q = gc_builds_at(sub, subrel, depth + 1);
+			if (q < 0 && r == 0)
+				r = q;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
 int cmd_gc(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -688,8 +736,10 @@ int cmd_gc(int argc, char **argv)
 	if (r != EXIT_OK)
 		return r;
 	r = cache_gc(&st, &o, gc_report, NULL);
+	if (!o.dry_run && st.builds_fd >= 0 && gc_builds_at(st.builds_fd, "", 0) < 0 && r == 0)
+		r = -EIO;
 	if (r < 0) {
-		log_error("gc: %s", strerror(-r));
+		log_error("gc: in %s/cache: not everything could be removed (see above): %s", st.path, strerror(-r));
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

@@ -99,8 +99,20 @@ static bool path_escapes(const char *p)
 static int archive_fail(struct archive *a, const char *name, int r, char **ret_err)
 {
 	const char *e = archive_error_string(a);
-	*ret_err = xasprintf("%s: %s", name, e ? e : "unreadable archive");
+	int en = archive_errno(a);
+	/* libarchive's "Write error" alone does not say what went wrong. */
+	bool add = en > 0 && (!e || !strstr(e, strerror(en)));
+
+	free(*ret_err);
+	*ret_err = xasprintf("%s: %s%s%s", name, e ? e : "unreadable archive", add ? ": " : "", add ? strerror(en) : "");
 	return r;
+}
+
+/* The -errno of a failed write of the tar stream to tar2sqfs. */
+static int write_errno(struct archive *out)
+{
+	int en = archive_errno(out);
+	return en == EPIPE ? -EPIPE : en > 0 ? -en : -EIO;
 }
 
 /* Read the tarball at SRC and write it, entry by entry, as a plain pax tar
@@ -142,13 +154,13 @@ static int feed(Source *src, const char *name, int pipe_fd, char **ret_err)
 			goto out;
 		}
 		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			r = errno == EPIPE ? -EPIPE : -EIO;
+			r = write_errno(out);
 			archive_fail(out, "tar stream to tar2sqfs", r, ret_err);
 			goto out;
 		}
 		while ((ar = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
 			if (archive_write_data(out, buf, len) < 0) {
-				r = errno == EPIPE ? -EPIPE : -EIO;
+				r = write_errno(out);
 				archive_fail(out, "tar stream to tar2sqfs", r, ret_err);
 				goto out;
 			}
@@ -164,7 +176,7 @@ static int feed(Source *src, const char *name, int pipe_fd, char **ret_err)
 		goto out;
 	}
 	if (archive_write_close(out) != ARCHIVE_OK) {
-		r = errno == EPIPE ? -EPIPE : -EIO;
+		r = write_errno(out);
 		archive_fail(out, "tar stream to tar2sqfs", r, ret_err);
 		goto out;
 	}
@@ -261,6 +273,14 @@ int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progres
 		}
 		_cleanup_free_ char *why = child_failed(&sq) ? child_describe(&sq)
 							     : xasprintf("tar2sqfs: %s", complaint);
+		/* tar2sqfs names its output in what failed writing it: that is
+		 * a system error (exit 1), not a bad tarball (65). */
+		char *wr = strstr(why, "/dev/fd/3: ");
+		if (wr) {
+			*ret_err = xasprintf("%s: %.*swriting the image: %s", name, (int) (wr - why), why,
+					     wr + strlen("/dev/fd/3: "));
+			return -EIO;
+		}
 		*ret_err = xasprintf("%s: %s", name, why);
 		return -EBADMSG;
 	}

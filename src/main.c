@@ -59,6 +59,34 @@ int command_usage_error(const char *cmd, const char *fmt, ...)
 
 static bool log_level_explicit;
 
+/* 'S' with every ' as '\'' (POSIX sh). */
+static void buf_put_sh_word(Buf *b, const char *s)
+{
+	buf_putc(b, '\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			buf_puts(b, "'\\''");
+		else
+			buf_putc(b, *s);
+	buf_putc(b, '\'');
+}
+
+void global_options_shell(Buf *b)
+{
+	for (size_t i = 0; i < arg_n_configs; i++) {
+		_cleanup_free_ char *abs = realpath(arg_configs[i], NULL);
+		buf_puts(b, " -c ");
+		buf_put_sh_word(b, abs ? abs : arg_configs[i]);
+	}
+	if (arg_storedir) {
+		_cleanup_free_ char *abs = realpath(arg_storedir, NULL);
+		buf_puts(b, " --storedir ");
+		buf_put_sh_word(b, abs ? abs : arg_storedir);
+	}
+	if (arg_lock_timeout >= 0)
+		buf_printf(b, " --lock-timeout %ld", arg_lock_timeout);
+}
+
 /* The options every command takes (main.h).  Returns 0 when C was one and
  * was applied, 1 when C is not a global option, EXIT_USAGE (message
  * printed, for CMD or for zeolite itself when CMD is NULL) on a bad
@@ -374,6 +402,7 @@ typedef struct Command {
 
 static const Command commands[] = {
 	{ "build", cmd_build, "build the stage a spec describes (catalyst -f)" },
+	{ "plan", cmd_plan, "print the graph of builds specs make (JSON, Makefile, Slurm script)" },
 	{ "check", cmd_check, "validate spec files (silent when valid)" },
 	{ "snapshot", cmd_snapshot, "make a snapshot of an ebuild repository (catalyst -s)" },
 	{ "prepare", cmd_prepare, "make a snapshot's unpacked tree ready in the cache (catalyst -S)" },

@@ -77,6 +77,10 @@ enum {
 int command_getopt(int argc, char **argv, const char *cmd, const char *shortopts, const struct option *longopts);
 /* Start a command's option scan: a full reset of getopt (optind = 0). */
 void command_getopt_reset(void);
+/* Append the global options given (-c FILE..., --storedir, --lock-timeout),
+ * each " -X 'VALUE'" quoted for sh, paths made absolute: for the commands
+ * `zeolite plan` writes. */
+void global_options_shell(Buf *b);
 /* Print diagnostics; EXIT_DATAERR if any is an error, else EXIT_OK. */
 int print_diags(const Diags *d);
 /* Load the config files given with -c (or the default one) and apply
@@ -106,6 +110,7 @@ int image_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *r
 
 /* Commands (cmd-*.c): each gets its own argv with argv[0] the command. */
 int cmd_build(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_prepare(int argc, char **argv);
 int cmd_status(int argc, char **argv);

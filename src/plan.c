@@ -67,6 +67,18 @@ static bool safe_relpath(const char *p)
 	return true;
 }
 
+const char *plan_jobserver_in_chroot(const char *host)
+{
+	/* /dev and /run are the sandbox's own: a mount point there never
+	 * ships in the stage. */
+	if (strncmp(host, "/dev/", 5) == 0 || strncmp(host, "/run/", 5) == 0)
+		return host;
+	return PLAN_JOBSERVER_FIFO;
+}
+
+/* plan_make_pending_seed(): the seed another build of the run makes. */
+static bool plan_seed_pending;
+
 static int find_seed(Plan *b, char **ret_err)
 {
 	const char *sub = spec_get_string(b->spec, "source_subpath");
@@ -75,6 +87,14 @@ static int find_seed(Plan *b, char **ret_err)
 	Seed seed;
 	int r;
 
+	if (plan_seed_pending) {
+		b->seed_name = xstrdup(sub);
+		b->seed_path = xasprintf("%s/%s", builds, sub);
+		b->seed_target = xstrdup(b->seed_path);
+		if (!seed_format_of(sub, &b->seed_format))
+			b->seed_format = SEED_TARBALL;
+		return 0;
+	}
 	r = seed_resolve(b->st->builds_fd, builds, sub, &seed, &e);
 	if (r < 0) {
 		*ret_err = xasprintf("%s:%u: %s", b->spec_path, spec_line(b->spec, "source_subpath"), e);
@@ -528,9 +548,10 @@ static char **plan_env(const Plan *b)
 			Buf mf = { 0 };
 			if (b->cfg->load_average)
 				buf_printf(&mf, "-l%s ", b->cfg->load_average);
-			buf_printf(&mf, "--jobserver-auth=fifo:%s", b->cfg->jobserver_fifo);
+			buf_printf(&mf, "--jobserver-auth=fifo:%s", plan_jobserver_in_chroot(b->cfg->jobserver_fifo));
 			SET("MAKEFLAGS", mf.data);
 			buf_done(&mf);
+
 		}
 		buf_done(&mo);
 		buf_done(&no);
@@ -718,7 +739,7 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 	b->repo_dir = xstrdup(b->repos[0].location);
 	b->binrepos_conf = plan_binrepos_text(b);
 	if (cfg->jobserver_fifo)
-		b->sandbox_conf = xasprintf("SANDBOX_WRITE=\"%s\"", cfg->jobserver_fifo);
+		b->sandbox_conf = xasprintf("SANDBOX_WRITE=\"%s\"", plan_jobserver_in_chroot(cfg->jobserver_fifo));
 	/* ccache: the host's CCACHE_DIR (or /var/tmp/ccache) at /var/tmp/ccache. */
 	if (has_option(cfg, "ccache")) {
 		const char *cc = secure_getenv("CCACHE_DIR");
@@ -757,7 +778,20 @@ int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *
 			  false);
 	if (b->ccache_dir)
 		add_mount(b, b->ccache_dir, "/var/tmp/ccache", "bind", false);
+	if (cfg->jobserver_fifo)
+		add_mount(b, cfg->jobserver_fifo, plan_jobserver_in_chroot(cfg->jobserver_fifo), "fifo", false);
 	return 0;
+}
+
+int plan_make_pending_seed(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *b,
+			   char **ret_err)
+{
+	int r;
+
+	plan_seed_pending = true;
+	r = plan_make(cfg, st, spec, spec_path, b, ret_err);
+	plan_seed_pending = false;
+	return r;
 }
 
 void plan_done(Plan *b)

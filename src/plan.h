@@ -28,6 +28,13 @@
 /* Where the target scripts are bind-mounted in the chroot. */
 #define PLAN_TARGETS_DIR "/usr/share/zeolite/targets"
 
+/* Where a jobserver-fifo outside /dev and /run is bound in the chroot. */
+#define PLAN_JOBSERVER_FIFO "/run/zeolite-jobserver"
+/* The chroot path of jobserver FIFO HOST: HOST itself under /dev/ or
+ * /run/ (the sandbox's own file systems), else PLAN_JOBSERVER_FIFO.  The
+ * FIFO is bind-mounted there; MAKEFLAGS and SANDBOX_WRITE name it. */
+const char *plan_jobserver_in_chroot(const char *host);
+
 typedef struct PlanMount {
 	char *source;   /* host path */
 	char *target;   /* path in the chroot */
@@ -115,6 +122,15 @@ typedef struct Plan {
  */
 int plan_make(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *ret,
 	      char **ret_err);
+
+/*
+ * plan_make(), but the seed is not looked for: builds/<source_subpath> is
+ * taken to be what another build of the same run will make (build -j,
+ * plan; graph.h).  Everything else is checked as plan_make() does; the
+ * build itself plans again with plan_make() once its seed exists.
+ */
+int plan_make_pending_seed(const Config *cfg, const Store *st, const Spec *spec, const char *spec_path, Plan *ret,
+			   char **ret_err);
 
 /* The config's options: catalyst's that zeolite honours pass; one it
  * does not honour, or an unknown word (with a "did you mean" hint), is an

@@ -144,6 +144,11 @@ zt_bootstrap_opts=
 zt_setup_features() {
 	zt_setup_emerge_opts
 	zt_features="-news binpkg-multi-instance clean-logs parallel-install"
+	# zeolite's addition: under a jobserver (jobserver-fifo, build -j),
+	# portage >= 3.0.74 takes a token per emerge job.
+	case "${MAKEFLAGS:-}" in
+	*--jobserver-auth=*) zt_features="$zt_features jobserver-token" ;;
+	esac
 	FEATURES=$zt_features
 	export FEATURES
 	if [ -n "${clst_CCACHE:-}" ]; then

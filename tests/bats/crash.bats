@@ -140,34 +140,8 @@ crash_at() {
 }
 
 # The image kind (cache/images/) shares the protocol: the same at each step.
-@test "prepare --image killed at each step: the next one recovers or reuses, and serves a whole image" {
-	command -v tar2sqfs > /dev/null || skip "no tar2sqfs"
-	ref=$("$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/refstore" prepare --image "$SNAPDIR/guru.tar.xz")
-	want=$(sha256sum < "$ref")
-	for step in locked:no cleaned:no staging:yes unpack-half:yes filled:yes synced:yes renamed:reused \
-		    dir-synced:reused published:reused; do
-		point=${step%%:*} expect=${step#*:}
-		rm -f "$WORK/notify"; mkfifo "$WORK/notify"
-		ZEOLITE_TEST_PAUSE_AT=$point ZEOLITE_TEST_NOTIFY="$WORK/notify" \
-			"${Z[@]}" prepare --image "$SNAPDIR/guru.tar.xz" > /dev/null 2>&1 &
-		bg=$!
-		echo $bg >> "$WORK/pids"
-		read -r got pid < "$WORK/notify"
-		[ "$got" = "$point" ]
-		kill -9 "$pid"
-		wait "$bg" || true
-		run --separate-stderr "${Z[@]}" --json prepare --image "$SNAPDIR/guru.tar.xz"
-		[ "$status" -eq 0 ] || { echo "$point: $status $stderr"; false; }
-		case $expect in
-		reused) [ "$(json_field action <<< "$output")" = reused ] ;;
-		yes) [[ "$stderr" == *"did not finish; starting over"* ]] || { echo "$point: $stderr"; false; } ;;
-		no) [ "$(json_field action <<< "$output")" = unpacked ]; [[ "$stderr" != *"did not finish"* ]] ;;
-		esac
-		[ "$(sha256sum < "$(json_field path <<< "$output")")" = "$want" ] || { echo "$point: another image"; false; }
-		[ -z "$(ls -A "$STORE/cache/images" | grep '^\.tmp\.' || true)" ]
-		rm -rf "$STORE"
-	done
-}
+# The image kind killed at each step, at random instants, and hostile
+# tarballs: tests/bats/image-protocol.bats.
 
 @test "prepare --image: a waiter gives up after lock_timeout naming the converter; a malformed image entry is replaced" {
 	command -v tar2sqfs > /dev/null || skip "no tar2sqfs"
@@ -191,29 +165,4 @@ crash_at() {
 	[ "$(json_field action <<< "$output")" = unpacked ]
 	[[ "$stderr" == *"cache entry $entry was malformed (no image file)"* ]] || { echo "$stderr"; false; }
 	[ "$(sha256sum < "$img")" = "$want" ]
-}
-
-@test "prepare --image of hostile tarballs: exit 65, nothing published" {
-	command -v tar2sqfs > /dev/null || skip "no tar2sqfs"
-	python3 - "$WORK" <<'PY'
-import io, sys, tarfile
-def add(t, name, kind=tarfile.REGTYPE, data=b"x", link=""):
-    i = tarfile.TarInfo(name); i.type = kind; i.linkname = link; i.mode = 0o644
-    i.size = len(data) if kind == tarfile.REGTYPE else 0
-    t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
-for name, entries in {
-    "dotdot": [("a/../../x",)],
-    "absolute": [("/etc/x",)],
-    "hardlink-out": [("h", tarfile.LNKTYPE, b"", "../../etc/passwd")],
-}.items():
-    with tarfile.open(sys.argv[1] + "/" + name + ".tar", "w", format=tarfile.GNU_FORMAT) as t:
-        add(t, "ok"); [add(t, *e) for e in entries]
-PY
-	for f in dotdot absolute hardlink-out; do
-		run --separate-stderr "${Z[@]}" prepare --image "$WORK/$f.tar"
-		echo "$f: $status $stderr"
-		[ "$status" -eq 65 ]
-		[[ "$stderr" == *"$f.tar"* ]]
-		[ -z "$(ls -A "$STORE/cache/images" | grep -v -e '\.lock$' -e '^\.fingerprints$' -e '^\.trash$' || true)" ]
-	done
 }

@@ -85,3 +85,26 @@ load lib
 	[ "$output" = "$path" ]
 	[ -f "$lock" ] && [ ! -p "$lock" ]
 }
+
+# Issue 12: a pack killed while publishing leaves .tmp.* files or an
+# unfinished stage in builds/; gc removes them (as the next pack there does).
+@test "gc removes leftovers of killed packs in builds/, not a live pack's stage" {
+	"${Z[@]}" status > /dev/null
+	mkdir -p "$STORE/builds/default/sub"
+	head -c 100000 /dev/urandom > "$STORE/builds/default/.tmp.stage3-amd64.tar.xz.aBc123"
+	mkdir "$STORE/builds/default/sub/.zeolite-pack.dead1"
+	echo partial > "$STORE/builds/default/sub/.zeolite-pack.dead1/stage3.tar.xz"
+	mkdir "$STORE/builds/default/.zeolite-pack.live1"
+	mkfifo "$WORK/locked" "$WORK/release"
+	flock -x "$STORE/builds/default/.zeolite-pack.live1" sh -c 'echo > "$1"; read x < "$2"' sh "$WORK/locked" "$WORK/release" &
+	echo $! >> "$WORK/pids"
+	read -r _ < "$WORK/locked"
+	run "${Z[@]}" gc
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"builds/default: removed the leftover temporary file '.tmp.stage3-amd64.tar.xz.aBc123'"* ]]
+	[[ "$output" == *"builds/default/sub: removed the unfinished output set '.zeolite-pack.dead1'"* ]]
+	[ ! -e "$STORE/builds/default/.tmp.stage3-amd64.tar.xz.aBc123" ]
+	[ ! -e "$STORE/builds/default/sub/.zeolite-pack.dead1" ]
+	[ -d "$STORE/builds/default/.zeolite-pack.live1" ]
+	echo go > "$WORK/release"
+}

@@ -78,6 +78,7 @@ crash_at() {
 @test "image: killed after the conversion, before the stamp and sync" { crash_at filled unpacked yes; }
 @test "image: killed after sync, before the rename" { crash_at synced unpacked yes; }
 @test "image: killed right after the publishing rename" { crash_at renamed reused no; }
+@test "image: killed after the directory fsync" { crash_at dir-synced reused no; }
 @test "image: killed after publishing" { crash_at published reused no; }
 
 @test "image: exit at each step (ZEOLITE_TEST_EXIT_AT) leaves nothing trusted" {

@@ -10,12 +10,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "cache.h"
 
@@ -443,6 +445,54 @@ static void test_source_id(void **state)
 	close(fd);
 }
 
+static int count_fingerprints(void)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/store/cache/snapshots/.fingerprints", dir);
+	DIR *d = opendir(p);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The fingerprint index cannot go stale (docs/protocol.md): a file changed
+ * less than 2 s before it is hashed gets no record; a settled one does. */
+static void test_fingerprint_racy(void **state)
+{
+	char p[128], *id = NULL, *err = NULL;
+	struct stat s;
+	int fd;
+
+	(void) state;
+	snprintf(p, sizeof(p), "%s/fresh", dir);
+	fd = open(p, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write_all(fd, "hello", 5), 0);
+	assert_int_equal(cache_source_id_wait(&st, CACHE_SNAPSHOTS, fd, "fresh", 0, &id, &err), 0);
+	assert_null(err);
+	assert_int_equal(count_fingerprints(), 0);
+	free(id);
+	close(fd);
+
+	fd = open("/usr/bin/env", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &s) < 0 || s.st_ctim.tv_sec > time(NULL) - 10) {
+		if (fd >= 0)
+			close(fd);
+		skip();
+	}
+	assert_int_equal(cache_source_id_wait(&st, CACHE_SNAPSHOTS, fd, "env", 0, &id, &err), 0);
+	assert_int_equal(count_fingerprints(), 1);
+	free(id);
+	close(fd);
+}
+
 /* Plant a malformed entry of kind HOW at cache/snapshots/ID. */
 static void plant(const char *id, int how)
 {
@@ -565,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_keeps_newest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_entry_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fingerprint_racy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_removes_malformed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
