@@ -496,8 +496,8 @@ check_stage4() {
 	# argparse's exit status 2, as portage's emerge
 	run -2 "${e[@]}" --frobnicate sys-apps/foo
 	[[ "$output" == *"emerge: error: unrecognized arguments: --frobnicate"* ]]
-	run -2 "${e[@]}" -uDX @world
-	[[ "$output" == *"unrecognized arguments: -X"* ]]
+	run -2 "${e[@]}" -uDZ @world
+	[[ "$output" == *"unrecognized arguments: -Z"* ]]
 	run -2 "${e[@]}" --with-bdeps
 	run -1 "${e[@]}" @nonesuch
 	run -1 "${e[@]}" --root=/nonesuch sys-apps/foo
@@ -546,7 +546,8 @@ check_stage4() {
 	for good in -j2 '-j 2' -uDN '--jobs 0' '--jobs x/y' --jobs=y '--binpkg-respect-use x/y' \
 		'--binpkg-respect-use y' --binpkg-respect-use=True '--deep 3' '--load-average 2.5' \
 		'--backtrack 30' '--with-bdeps y' --verbose-conflicts --update-if-installed \
-		'--rebuilt-binaries x/y' '--exclude x/z' --buildpkg=n --implicit-system-deps=n; do
+		'--rebuilt-binaries x/y' '--exclude x/z' --buildpkg=n --implicit-system-deps=n \
+		'-X x/z' -Xx/z '-A n' -W -d -r; do
 		# shellcheck disable=SC2086 # split on purpose
 		run -0 "${e[@]}" $good x/y
 	done
