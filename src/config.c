@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pack-modes.h"
@@ -31,7 +32,7 @@ typedef enum KeyKind {
 	KEY_COMPRESSION,   /* char *: a compression mode of pack-modes.h */
 	KEY_CACHE_FORMAT,  /* char *: "image" or "tree" */
 	KEY_JOBS,          /* long, >= 1 */
-	KEY_LOAD,          /* char *: a non-negative number, as text */
+	KEY_LOAD,          /* char *: a number > 0, as text */
 	KEY_TMPFS,         /* var_tmpfs_portage: size in GiB, >= 0 */
 	KEY_TIMEOUT,       /* unsigned long (seconds, days), >= 0 */
 } KeyKind;
@@ -289,14 +290,21 @@ static int check_value(const char *path, const ConfigKey *k, const TomlValue *v,
 	case KEY_TIMEOUT:
 		return check_integer(path, k, v, 0, "must not be negative", d);
 	case KEY_LOAD:
+		/* emerge exits 2 on "--load-average 0" (checked with the real
+		 * portage, docs/testing.md): refused here instead. */
 		if (v->type == TOML_INTEGER)
-			return check_integer(path, k, v, 0, "must not be negative", d);
+			return check_integer(path, k, v, 1, "must be greater than 0 (emerge refuses --load-average 0)", d);
 		if (v->type != TOML_FLOAT) {
 			diags_add(d, false, "%s:%u: '%s' must be a number", path, v->line, k->name);
 			return -EINVAL;
 		}
 		if (v->str[0] == '-') {
 			diags_add(d, false, "%s:%u: '%s' must not be negative", path, v->line, k->name);
+			return -EINVAL;
+		}
+		if (!(strtod(v->str, NULL) > 0)) {
+			diags_add(d, false, "%s:%u: '%s' must be greater than 0 (emerge refuses --load-average 0)", path,
+				  v->line, k->name);
 			return -EINVAL;
 		}
 		return 0;
