@@ -11,6 +11,7 @@
 #include "build-jobs.h"
 #include "fs.h"
 #include "jobserver.h"
+#include "json.h"
 #include "log.h"
 #include "main.h"
 #include "util.h"
@@ -272,6 +273,7 @@ static void print_table(const Graph *g, const Job *jobs, const Plan *plans)
 {
 	if (arg_json) {
 		print_json(g, jobs, plans);
+		json_failure_reported();
 		return;
 	}
 	int w = (int) strlen("BUILD");

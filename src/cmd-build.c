@@ -908,7 +908,9 @@ static int build_job(void *userdata, const char *spec_path, const char *jobserve
 	r = prepare_one(c->cfg, c->st, spec_path, &spec, &b);
 	if (r == EXIT_OK)
 		r = build_one(c->st, &b, c->o);
-	build_report_finish(arg_json); /* this build's (its --json object) */
+	/* Under -j the parent prints one document for all (build-jobs.c):
+	 * a job's own --json object would make stdout two documents. */
+	build_report_finish(false);
 	plan_done(&b);
 	spec_done(&spec);
 	return r;

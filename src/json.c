@@ -67,6 +67,18 @@ void json_diags(Buf *b, const Diags *d, const char *file)
 	}
 }
 
+static bool failure_reported;
+
+void json_failure_reported(void)
+{
+	failure_reported = true;
+}
+
+bool json_failure_was_reported(void)
+{
+	return failure_reported;
+}
+
 void json_print_error(const char *cmd, int status, const char *message)
 {
 	Buf b = { 0 };

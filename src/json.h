@@ -29,4 +29,10 @@ void json_diags(Buf *b, const Diags *d, const char *file);
  *  "error": MESSAGE}.  MESSAGE NULL: "failed". */
 void json_print_error(const char *cmd, int status, const char *message);
 
+/* A command that has printed a document reporting its own failures (build
+ * -j's summary) says so: main() then prints no error object after it, so
+ * that stdout stays one document. */
+void json_failure_reported(void);
+bool json_failure_was_reported(void);
+
 #endif

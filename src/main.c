@@ -603,7 +603,7 @@ static int run_command(const Command *cmd, int argc, char **argv)
 {
 	int r = cmd->run(argc, argv);
 
-	if (r != EXIT_OK && arg_json && strcmp(cmd->name, "check") != 0)
+	if (r != EXIT_OK && arg_json && strcmp(cmd->name, "check") != 0 && !json_failure_was_reported())
 		json_print_error(cmd->name, r, log_first_error());
 	return r;
 }
