@@ -1030,7 +1030,8 @@ int cmd_build(int argc, char **argv)
 			       "Build the stage each SPEC describes (catalyst -f SPEC).  Options and\n"
 			       "SPECs may come in any order; \"--\" ends the options.\n\n"
 			       "  -n, --dry-run            resolve every input and print the plan\n"
-			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md)\n"
+			       "      --json               with --dry-run: the plan as JSON (docs/plan-json.md);\n"
+			       "                           with -j: the summary as JSON\n"
 			       "  -a, --clear-autoresume   start over even with options = [\"autoresume\"]\n"
 			       "  -p, --purge              remove the work directory (with pkgcache: empty\n"
 			       "                           the package cache too) first\n"
@@ -1098,8 +1099,6 @@ int cmd_build(int argc, char **argv)
 		return command_usage_error("build", "no spec file given");
 	if (o.fail_fast && !o.jobs)
 		return command_usage_error("build", "--fail-fast needs -j N");
-	if (o.jobs && arg_json)
-		return command_usage_error("build", "--json with -j is not supported yet; nothing was done");
 	/* Never ignored: refused until the executor can do it. */
 	if (o.enter_chroot && (n_specs != 1 || o.dry_run || o.purge || o.purge_only || o.purge_tmp_only))
 		return command_usage_error("build", "--enter-chroot takes one SPEC and no -n, -p, -P or -T");

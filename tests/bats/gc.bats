@@ -108,3 +108,20 @@ load lib
 	[ -d "$STORE/builds/default/.zeolite-pack.live1" ]
 	echo go > "$WORK/release"
 }
+
+@test "gc that cannot remove an entry says so, not 'removed', and fails" {
+	command -v strace > /dev/null || skip "no strace"
+	make_snapshot "$WORK/gentoo-r.tar.gz" 10
+	path=$("${Z[@]}" prepare "$WORK/gentoo-r.tar.gz")
+	run --separate-stderr strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=EIO \
+		"${Z[@]}" gc --keep 0
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not removed: moving it into .trash/ and deleting it: Input/output error"* ]] || { echo "$output"; false; }
+	[[ "$output" != *"removed: unused"* ]]
+	[[ "$stderr" == "zeolite: gc: in $STORE/cache: not everything could be removed (see above): Input/output error" ]] || { echo "$stderr"; false; }
+	[ -d "$path" ]
+	run "${Z[@]}" gc --keep 0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed: unused"* ]]
+	[ ! -e "$path" ]
+}
