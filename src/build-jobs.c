@@ -232,8 +232,48 @@ static const char *fmt_duration(char *buf, size_t size, const Job *j, GraphState
 	return buf;
 }
 
+/* --json: the table as one JSON document (docs/many-builds.md). */
+static void print_json(const Graph *g, const Job *jobs, const Plan *plans)
+{
+	Buf b = { 0 };
+
+	buf_puts(&b, "{\"builds\":[");
+	for (size_t i = 0; i < g->n; i++) {
+		const GraphNode *n = &g->v[i];
+		_cleanup_free_ char *out = xasprintf("%s/%s", plans[i].out_dir, plans[i].out_name);
+		if (i)
+			buf_putc(&b, ',');
+		buf_puts(&b, "{\"name\":");
+		buf_put_json_string(&b, n->name);
+		buf_puts(&b, ",\"spec\":");
+		buf_put_json_string(&b, n->label);
+		buf_puts(&b, ",\"result\":");
+		buf_put_json_string(&b, graph_state_name(n->state));
+		if (n->state == GRAPH_DONE || n->state == GRAPH_FAILED)
+			buf_printf(&b, ",\"duration_s\":%.1f", (double) (jobs[i].end_ms - jobs[i].start_ms) / 1000.0);
+		if (n->state == GRAPH_DONE) {
+			buf_puts(&b, ",\"output\":");
+			buf_put_json_string(&b, out);
+		} else if (n->reason) {
+			buf_puts(&b, ",\"reason\":");
+			buf_put_json_string(&b, n->reason);
+		}
+		buf_puts(&b, ",\"log\":");
+		buf_put_json_string(&b, plans[i].log);
+		buf_putc(&b, '}');
+	}
+	buf_puts(&b, "]}");
+	printf("%s\n", b.data);
+	buf_done(&b);
+	fflush(stdout);
+}
+
 static void print_table(const Graph *g, const Job *jobs, const Plan *plans)
 {
+	if (arg_json) {
+		print_json(g, jobs, plans);
+		return;
+	}
 	int w = (int) strlen("BUILD");
 
 	for (size_t i = 0; i < g->n; i++)
@@ -247,12 +287,13 @@ static void print_table(const Graph *g, const Job *jobs, const Plan *plans)
 		       fmt_duration(d, sizeof(d), &jobs[i], n->state));
 		if (n->state == GRAPH_DONE)
 			printf("%s/%s\n", plans[i].out_dir, plans[i].out_name);
-		else if (n->state == GRAPH_FAILED)
-			printf("%s%s%s%s\n", n->reason ? n->reason : "failed",
-			       n->reason && strstr(n->reason, plans[i].log) ? "" : " (log: ",
-			       n->reason && strstr(n->reason, plans[i].log) ? "" : plans[i].log,
-			       n->reason && strstr(n->reason, plans[i].log) ? "" : ")");
-		else
+		else if (n->state == GRAPH_FAILED) {
+			/* A step's failure names its run's log already (build-log.h);
+			 * otherwise the -latest link of the build's logs. */
+			bool named = n->reason && strstr(n->reason, "(log: ");
+			printf("%s%s%s%s\n", n->reason ? n->reason : "failed", named ? "" : " (log: ",
+			       named ? "" : plans[i].log, named ? "" : ")");
+		} else
 			printf("%s\n", n->reason ? n->reason : "");
 	}
 	fflush(stdout);
@@ -345,8 +386,13 @@ static int run_graph(Graph *g, const Plan *plans, Jobserver *js, const BuildJobs
 				j->end_ms = now_ms();
 				job_read(&g->v[k], j, true);
 				running--;
-				if (j->slot)
-					jobserver_slot_end(js, &j->slot);
+				if (j->slot) {
+					unsigned held_back = 0, lost = 0;
+					jobserver_slot_end(js, &j->slot, &held_back, &lost);
+					log_info("build %s: jobserver: %u token(s) back to the pool: %u from its FIFO, "
+						 "%u lost with its processes",
+						 g->v[k].name, held_back + lost, held_back, lost);
+				}
 				bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 				_cleanup_free_ char *why = ok ? NULL : failure_reason(&g->v[k], j);
 				graph_finish(g, k, ok, why);
@@ -398,8 +444,15 @@ int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const Bu
 		size_t *order = graph_order(&g);
 		for (size_t k = 0; k < g.n; k++) {
 			size_t i = order[k];
-			if (g.v[i].dep != GRAPH_NONE)
-				printf("# after %s (its seed, not built yet)\n", g.v[g.v[i].dep].name);
+			if (g.v[i].dep != GRAPH_NONE && !arg_json)
+				printf("# after %s (the build that makes its seed)\n", g.v[g.v[i].dep].name);
+			if (arg_json) {
+				Buf j = { 0 };
+				plan_to_json(&plans[i], &j);
+				printf("%s\n", j.data);
+				buf_done(&j);
+				continue;
+			}
 			plan_print_text(&plans[i], stdout);
 		}
 		free(order);
@@ -413,7 +466,11 @@ int build_jobs(const Config *cfg, const Store *st, int n, char **paths, const Bu
 			goto out;
 		}
 	}
+	if (js)
+		log_info("jobserver: %u tokens for the run (%s)", jobserver_tokens(js), jobserver_dir(js));
 	ret = run_graph(&g, plans, js, o);
+	if (js)
+		log_info("jobserver: %u of %u tokens in the pool", jobserver_pool(js), jobserver_tokens(js));
 	jobserver_free(js);
 out:
 	build_graph_done(n, &g, specs, plans);

@@ -112,9 +112,23 @@ static void print_json(const Graph *g, const size_t *order, const Plan *plans)
 	buf_done(&b);
 }
 
+/* S with each $ doubled: make's own quoting. */
+static char *make_escape(const char *s)
+{
+	Buf b = { 0 };
+
+	for (; *s; s++) {
+		if (*s == '$')
+			buf_putc(&b, '$');
+		buf_putc(&b, *s);
+	}
+	return buf_steal(&b);
+}
+
 static void print_make(const Graph *g, const size_t *order)
 {
-	_cleanup_free_ char *self = self_path();
+	_cleanup_free_ char *path = self_path();
+	_cleanup_free_ char *self = make_escape(path);
 
 	printf("# Written by zeolite plan --format make: one target per build, each after\n"
 	       "# the build that makes its seed.  Run with: make -j N -f THIS-FILE [all|BUILD]\n"
@@ -129,9 +143,10 @@ static void print_make(const Graph *g, const size_t *order)
 	printf("\n");
 	for (size_t k = 0; k < g->n; k++) {
 		const GraphNode *n = &g->v[order[k]];
-		_cleanup_free_ char *cmd = build_command("$(ZEOLITE)", n->label);
-		printf("\n%s:%s%s\n\t%s\n", n->name, n->dep != GRAPH_NONE ? " " : "",
-		       n->dep != GRAPH_NONE ? g->v[n->dep].name : "", cmd);
+		_cleanup_free_ char *cmd = build_command("", n->label);
+		_cleanup_free_ char *esc = make_escape(cmd);
+		printf("\n%s:%s%s\n\t$(ZEOLITE)%s\n", n->name, n->dep != GRAPH_NONE ? " " : "",
+		       n->dep != GRAPH_NONE ? g->v[n->dep].name : "", esc);
 	}
 }
 

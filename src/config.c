@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "pack-modes.h"
+#include "spec.h"
 #include "toml.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -33,7 +34,7 @@ typedef enum KeyKind {
 	KEY_JOBS,          /* long, >= 1 */
 	KEY_LOAD,          /* char *: a number > 0, as text */
 	KEY_TMPFS,         /* var_tmpfs_portage: size in GiB, >= 0 */
-	KEY_TIMEOUT,       /* unsigned long seconds, >= 0 */
+	KEY_TIMEOUT,       /* unsigned long (seconds, days), >= 0 */
 } KeyKind;
 
 typedef struct ConfigKey {
@@ -57,6 +58,7 @@ static const ConfigKey config_keys[] = {
 	STR("jobserver-fifo", jobserver_fifo),
 	{ "load-average", KEY_LOAD, offsetof(Config, load_average) },
 	{ "lock_timeout", KEY_TIMEOUT, offsetof(Config, lock_timeout) },
+	{ "log_retention_days", KEY_TIMEOUT, offsetof(Config, log_retention_days) },
 	{ "options", KEY_STRV, offsetof(Config, options) },
 	STR("port_logdir", port_logdir),
 	STR("repo_basedir", repo_basedir),
@@ -128,6 +130,7 @@ void config_init(Config *c)
 		.options = strv_new(NULL, 0),
 		.distcc_hosts = strv_new(NULL, 0),
 		.lock_timeout = CONFIG_DEFAULT_LOCK_TIMEOUT,
+		.log_retention_days = CONFIG_DEFAULT_LOG_RETENTION_DAYS,
 		.files = strv_new(NULL, 0),
 		.origins = xcalloc(ELEMENTSOF(config_keys), sizeof(ConfigOrigin)),
 	};
@@ -344,7 +347,7 @@ static void apply_value(Config *c, const ConfigKey *k, const TomlValue *v)
 		c->var_tmpfs_portage = v->integer > 0;
 		break;
 	case KEY_TIMEOUT:
-		c->lock_timeout = (unsigned long) v->integer;
+		*(unsigned long *) ((char *) c + k->offset) = (unsigned long) v->integer;
 		break;
 	}
 }
@@ -416,7 +419,17 @@ int config_load(Config *c, const char *path, Diags *d)
 		}
 		idx = find_key(name, strlen(name));
 		if (idx < 0) {
-			diags_add(d, false, "%s:%u: unknown key '%s'", path, v->line, name);
+			const char *names[ELEMENTSOF(config_keys)];
+			const char *hint;
+
+			for (size_t j = 0; j < ELEMENTSOF(config_keys); j++)
+				names[j] = config_keys[j].name;
+			hint = spec_did_you_mean(name, names, ELEMENTSOF(config_keys));
+			if (hint)
+				diags_add(d, false, "%s:%u: unknown key '%s' (did you mean '%s'?)", path, v->line, name,
+					  hint);
+			else
+				diags_add(d, false, "%s:%u: unknown key '%s'", path, v->line, name);
 			ret = -EINVAL;
 			continue;
 		}
@@ -510,7 +523,7 @@ static int put_reference(Expander *E, int idx, int ref, Buf *b)
 		buf_printf(b, "%ld", c->var_tmpfs_portage_size);
 		return 0;
 	case KEY_TIMEOUT:
-		buf_printf(b, "%lu", c->lock_timeout);
+		buf_printf(b, "%lu", *(const unsigned long *) ((const char *) c + k->offset));
 		return 0;
 	case KEY_STRV:
 	case KEY_DIGESTS:

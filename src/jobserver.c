@@ -5,7 +5,6 @@
  */
 #include "jobserver.h"
 #include "fs.h"
-#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -69,7 +68,6 @@ int jobserver_new(const Store *st, unsigned tokens, Jobserver **ret, char **ret_
 		free(js);
 		return r;
 	}
-	log_info("jobserver: %u tokens for the run (%s)", js->tokens, js->dir);
 	*ret = js;
 	return 0;
 }
@@ -102,6 +100,11 @@ const char *jobserver_slot_path(const JobserverSlot *s)
 	return s->path;
 }
 
+const char *jobserver_dir(const Jobserver *js)
+{
+	return js->dir;
+}
+
 static unsigned fifo_avail(int fd)
 {
 	int n = 0;
@@ -129,7 +132,7 @@ static unsigned take_back(JobserverSlot *s, unsigned n)
 	return got;
 }
 
-void jobserver_slot_end(Jobserver *js, JobserverSlot **sp)
+void jobserver_slot_end(Jobserver *js, JobserverSlot **sp, unsigned *ret_back, unsigned *ret_lost)
 {
 	JobserverSlot *s = *sp;
 	_cleanup_free_ char *fname = NULL;
@@ -140,8 +143,10 @@ void jobserver_slot_end(Jobserver *js, JobserverSlot **sp)
 	back = take_back(s, fifo_avail(s->fd));
 	if (back > s->held)
 		back = s->held; /* a process wrote bytes it never took: not ours */
-	log_info("build %s: jobserver: %u token(s) back to the pool: %u from its FIFO, %u lost with its processes",
-		 s->name, s->held, back, s->held - back);
+	if (ret_back)
+		*ret_back = back;
+	if (ret_lost)
+		*ret_lost = s->held - back;
 	js->pool += s->held;
 	for (JobserverSlot **p = &js->slots; *p; p = &(*p)->next)
 		if (*p == s) {
@@ -225,9 +230,8 @@ void jobserver_free(Jobserver *js)
 		return;
 	while (js->slots) {
 		JobserverSlot *s = js->slots;
-		jobserver_slot_end(js, &s);
+		jobserver_slot_end(js, &s, NULL, NULL);
 	}
-	log_info("jobserver: %u of %u tokens in the pool", js->pool, js->tokens);
 	close(js->dir_fd);
 	(void) unlinkat(js->tmp_fd, js->dir_name, AT_REMOVEDIR);
 	free(js->dir);

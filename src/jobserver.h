@@ -38,16 +38,18 @@ int jobserver_check_fifo(const char *path, char **ret_err);
 typedef struct Jobserver Jobserver;
 typedef struct JobserverSlot JobserverSlot;
 
-/* A pool of TOKENS (>= 1) with its FIFO directory under the store's tmp/.
+/* A pool of TOKENS (>= 1) with its FIFO directory under the store's tmp/
+ * (jobserver_dir()).
  * Returns 0, or -errno with *RET_ERR set. */
 int jobserver_new(const Store *st, unsigned tokens, Jobserver **ret, char **ret_err);
 /* A build's FIFO; its path with jobserver_slot_path(). */
 int jobserver_slot_new(Jobserver *js, const char *name, JobserverSlot **ret);
 const char *jobserver_slot_path(const JobserverSlot *s);
+const char *jobserver_dir(const Jobserver *js);
 /* The build ended: what it held goes back to the pool, its FIFO goes.
- * Logs how many tokens came back from its FIFO and how many were lost
- * with its processes. */
-void jobserver_slot_end(Jobserver *js, JobserverSlot **s);
+ * *RET_BACK (may be NULL): the tokens read back from its FIFO; *RET_LOST:
+ * those lost with its processes (given back to the pool all the same). */
+void jobserver_slot_end(Jobserver *js, JobserverSlot **s, unsigned *ret_back, unsigned *ret_lost);
 /* One broker tick: feed empty FIFOs, take back idle tokens. */
 void jobserver_balance(Jobserver *js);
 /* How long the caller may wait before the next tick. */
@@ -57,8 +59,7 @@ void jobserver_child(Jobserver *js);
 /* Tokens in the pool now, and the pool's size. */
 unsigned jobserver_pool(const Jobserver *js);
 unsigned jobserver_tokens(const Jobserver *js);
-/* Logs "jobserver: N of M tokens in the pool" and removes the FIFO
- * directory; NULL is fine. */
+/* Ends the slots left, removes the FIFO directory; NULL is fine. */
 void jobserver_free(Jobserver *js);
 
 #endif

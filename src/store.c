@@ -14,6 +14,10 @@ static uid_t euid(void)
 	return cached;
 }
 
+/* Read-only opens also accept a store owned by root (root's store, read
+ * by a user running `zeolite status`). */
+static bool readonly_open;
+
 int store_check_fd(int fd, const char *what, char **ret_why)
 {
 	struct stat st;
@@ -28,7 +32,7 @@ int store_check_fd(int fd, const char *what, char **ret_why)
 		*ret_why = xasprintf("'%s' is not a directory", what);
 		return -EPERM;
 	}
-	if (st.st_uid != euid()) {
+	if (st.st_uid != euid() && !(readonly_open && st.st_uid == 0)) {
 		*ret_why = xasprintf("'%s' is owned by uid %u, not by uid %u who runs zeolite",
 				     what, (unsigned) st.st_uid, (unsigned) euid());
 		return -EPERM;
@@ -108,7 +112,7 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-int store_open(const char *path, Store *ret, char **ret_err)
+static int store_open_internal(const char *path, bool readonly, Store *ret, char **ret_err)
 {
 	static const struct {
 		const char *name;
@@ -137,6 +141,10 @@ int store_open(const char *path, Store *ret, char **ret_err)
 
 	s.path = TAKE_PTR(trimmed);
 	r = subdir_at(AT_FDCWD, s.path, s.path, false, ret_err);
+	if (r == -ENOENT && readonly) {
+		*ret_err = xasprintf("'%s' does not exist", s.path);
+		goto fail;
+	}
 	if (r == -ENOENT) {
 		/* First use: create the parents, as catalyst does. */
 		r = mkdir_parents(s.path);
@@ -153,7 +161,9 @@ int store_open(const char *path, Store *ret, char **ret_err)
 	for (size_t i = 0; i < ELEMENTSOF(layout); i++) {
 		_cleanup_free_ char *what = xasprintf("%s/%s", s.path, layout[i].name);
 
-		r = subdir_at(s.fd, layout[i].name, what, true, ret_err);
+		r = subdir_at(s.fd, layout[i].name, what, !readonly, ret_err);
+		if (r == -ENOENT && readonly)
+			continue; /* a part never made yet: empty */
 		if (r < 0)
 			goto fail;
 		if (layout[i].off)
@@ -166,7 +176,11 @@ int store_open(const char *path, Store *ret, char **ret_err)
 	for (size_t i = 0; i < ELEMENTSOF(cache_kinds); i++) {
 		_cleanup_free_ char *what = xasprintf("%s/cache/%s", s.path, cache_kinds[i]);
 
-		r = subdir_at(s.cache_fd, cache_kinds[i], what, true, ret_err);
+		if (s.cache_fd < 0)
+			break;
+		r = subdir_at(s.cache_fd, cache_kinds[i], what, !readonly, ret_err);
+		if (r == -ENOENT && readonly)
+			continue;
 		if (r < 0)
 			goto fail;
 		if (i == 0)
@@ -183,6 +197,22 @@ fail:
 	if (r != -EPERM && !*ret_err)
 		*ret_err = xasprintf("cannot open the store '%s': %s", s.path, strerror(-r));
 	store_close(&s);
+	return r;
+}
+
+int store_open(const char *path, Store *ret, char **ret_err)
+{
+	readonly_open = false;
+	return store_open_internal(path, false, ret, ret_err);
+}
+
+int store_open_readonly(const char *path, Store *ret, char **ret_err)
+{
+	int r;
+
+	readonly_open = true;
+	r = store_open_internal(path, true, ret, ret_err);
+	readonly_open = false;
 	return r;
 }
 

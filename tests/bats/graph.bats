@@ -100,13 +100,14 @@ line_of() {
 	run --separate-stderr "${Z[@]}" build -j 2 "$WORK/s3.spec" "$WORK/bad.spec" "$WORK/dep.spec" "$WORK/dep2.spec" \
 		"$WORK/s1.spec"
 	[ "$status" -eq 1 ]
-	log="$FIX/store/tmp/23.0-default/stage4-amd64-$T-bad.log"
-	echo "$output" | grep -E "^stage4-amd64-$T-bad +failed +[0-9.]+ s  step 'build' failed: exit status [0-9]+ \(log: $log\)$"
+	# This run's log (zeolite(1) LOGS), a regular expression.
+	log="$FIX/store/logs/23.0-default/stage4-amd64-$T-bad-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.log"
+	echo "$output" | grep -E "^stage4-amd64-$T-bad +failed +[0-9.]+ s  step 'build' failed: exit status [0-9]+ \(log: $log\)$" || { echo "$output"; false; }
 	echo "$output" | grep -E "^stage4-amd64-$T-dep +skipped +-  its seed's build stage4-amd64-$T-bad failed$"
 	echo "$output" | grep -E "^stage4-amd64-$T-dep2 +skipped +-  its seed's build stage4-amd64-$T-dep was skipped$"
 	echo "$output" | grep -E "^stage1-amd64-$T-ind +done "
 	echo "$output" | grep -E "^stage3-amd64-$T-a +done "
-	grep -q "failing on purpose" "$log"
+	grep -q "failing on purpose" "$FIX/store/logs/23.0-default/stage4-amd64-$T-bad-latest.log"
 	# The skipped ones never started.
 	[[ "$stderr" != *"build stage4-amd64-$T-dep: started"* ]]
 	[[ "$stderr" != *"[stage4-amd64-$T-dep]"* ]]
@@ -173,7 +174,7 @@ line_of() {
 	spec s4.spec stage4 $T-b 23.0-default/stage3-amd64-$T-a
 	run --separate-stderr "${Z[@]}" build -j 2 --dry-run "$WORK/s4.spec" "$WORK/s3.spec"
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"# after stage3-amd64-$T-a (its seed, not built yet)"* ]]
+	[[ "$output" == *"# after stage3-amd64-$T-a (the build that makes its seed)"* ]]
 	[[ "$output" == *"seed        $OUT/stage3-amd64-$T-a"* ]]
 	[ "$(echo "$output" | grep -n "output      $OUT/stage3-amd64-$T-a.tar.xz" | cut -d: -f1)" -lt \
 	  "$(echo "$output" | grep -n "output      $OUT/stage4-amd64-$T-b.tar.xz" | cut -d: -f1)" ]
@@ -262,4 +263,66 @@ stage4-amd64-$T-b 103" ]
 	ZEOLITE=$ZEOLITE run sh "$WORK/script.102"
 	[ "$status" -eq 0 ]
 	[ -f "$OUT/stage1-amd64-$T-c.tar.xz" ]
+}
+
+@test "zeolite killed: its builds go with it" {
+	spec s4.spec stage4 $T-a $SEED "$FIX/fsscript.sh"
+	mkfifo "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
+	"${Z[@]}" build -j 1 "$WORK/s4.spec" > "$WORK/out" 2> "$WORK/err" &
+	zpid=$!
+	# The fsscript (in the build's sandbox) holds alive.fifo open until it dies.
+	exec 8< "$FIX/distfiles/alive.fifo"
+	read -r inner <&8
+	[ -n "$inner" ]
+	kill -9 "$zpid"
+	wait "$zpid" || true
+	# EOF: every process of the build has gone.
+	run timeout 60 cat <&8
+	exec 8<&-
+	# A build that survived (the bug) is let go, not left blocked.
+	timeout 5 sh -c "echo > '$FIX/distfiles/block.fifo'" || true
+	rm -f "$FIX/distfiles/block.fifo" "$FIX/distfiles/alive.fifo"
+	[ "$status" -eq 0 ]
+	pid=$(sed -n "s/^zeolite: build stage4-amd64-$T-a: started (pid \([0-9]*\),.*/\1/p" "$WORK/err")
+	[ -n "$pid" ]
+	# Gone, or a zombie waiting for its new parent to reap it.
+	[ ! -e "/proc/$pid" ] || grep -q '^State:[[:space:]]*Z' "/proc/$pid/status"
+}
+
+@test "-j --json: the summary as one JSON document" {
+	spec s3.spec stage3 $T-a $SEED
+	spec bad.spec stage4 $T-bad 23.0-default/stage3-amd64-$T-a "$FIX/fail.sh"
+	spec dep.spec stage4 $T-dep 23.0-default/stage4-amd64-$T-bad
+	run --separate-stderr "${Z[@]}" build -j 2 --json "$WORK/s3.spec" "$WORK/bad.spec" "$WORK/dep.spec"
+	[ "$status" -eq 1 ]
+	echo "$output" | python3 -c '
+import json, sys
+t, out, tmp = sys.argv[1:4]
+b = {x["name"]: x for x in json.load(sys.stdin)["builds"]}
+a = b["stage3-amd64-%s-a" % t]
+assert a["result"] == "done" and a["output"] == out + "/stage3-amd64-%s-a.tar.xz" % t and a["duration_s"] >= 0, a
+bad = b["stage4-amd64-%s-bad" % t]
+assert bad["result"] == "failed" and "step '"'"'build'"'"' failed" in bad["reason"], bad
+assert bad["log"] == tmp + "/stage4-amd64-%s-bad.log" % t, bad
+dep = b["stage4-amd64-%s-dep" % t]
+assert dep["result"] == "skipped" and "duration_s" not in dep, dep
+assert dep["reason"] == "its seed'"'"'s build stage4-amd64-%s-bad failed" % t, dep
+' "$T" "$OUT" "$FIX/store/tmp/23.0-default"
+	# -n: one plan object per line, in the graph's order.
+	run --separate-stderr "${Z[@]}" build -j 2 -n --json "$WORK/bad.spec" "$WORK/s3.spec"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | wc -l)" -eq 2 ]
+	echo "$output" | head -1 | python3 -c 'import json, sys; assert json.load(sys.stdin)["name"].startswith("stage3-")'
+}
+
+@test "plan --format make: a failed build's dependents never run under make -k, the others do" {
+	spec bad.spec stage4 $T-bad $SEED "$FIX/fail.sh"
+	spec dep.spec stage4 $T-dep 23.0-default/stage4-amd64-$T-bad
+	spec s1.spec stage1 $T-ind $SEED
+	"${Z[@]}" plan --format make "$WORK/bad.spec" "$WORK/dep.spec" "$WORK/s1.spec" > "$WORK/Makefile"
+	run make -k -j 2 -C "$WORK" -f Makefile all
+	[ "$status" -ne 0 ]
+	[ -f "$OUT/stage1-amd64-$T-ind.tar.xz" ]
+	[ ! -e "$OUT/stage4-amd64-$T-dep.tar.xz" ]
+	[[ "$output" != *"build stage4-amd64-$T-dep:"* ]]
 }

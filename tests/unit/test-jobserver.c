@@ -98,8 +98,11 @@ static void test_killed_build_returns_its_tokens(void **state)
 	assert_false(take(fb));
 	/* a is killed holding both: they come back, b gets them. */
 	close(fa);
-	jobserver_slot_end(js, &a);
+	unsigned back = 9, lost = 9;
+	jobserver_slot_end(js, &a, &back, &lost);
 	assert_null(a);
+	assert_int_equal(back, 0);
+	assert_int_equal(lost, 2);
 	assert_int_equal(jobserver_pool(js) + 1, 2); /* one went to b's FIFO at once */
 	assert_true(take(fb));
 	jobserver_balance(js);
@@ -112,7 +115,9 @@ static void test_killed_build_returns_its_tokens(void **state)
 	assert_int_equal(jobserver_pool(js), 1);
 	/* b ends normally with one token in hand: the pool is whole. */
 	close(fb);
-	jobserver_slot_end(js, &b);
+	jobserver_slot_end(js, &b, &back, &lost);
+	assert_int_equal(back, 0);
+	assert_int_equal(lost, 1);
 	assert_int_equal(jobserver_pool(js), jobserver_tokens(js));
 	jobserver_free(js);
 }
@@ -136,8 +141,8 @@ static void test_idle_tokens_go_to_others(void **state)
 	assert_true(got);
 	assert_int_equal(jobserver_pool(js), 0);
 	close(fb);
-	jobserver_slot_end(js, &b); /* b had it in hand */
-	jobserver_slot_end(js, &a);
+	jobserver_slot_end(js, &b, NULL, NULL); /* b had it in hand */
+	jobserver_slot_end(js, &a, NULL, NULL);
 	assert_int_equal(jobserver_pool(js), 1);
 	jobserver_free(js);
 }
