@@ -11,6 +11,7 @@
 #include "build-jobs.h"
 #include "fs.h"
 #include "jobserver.h"
+#include "json.h"
 #include "log.h"
 #include "main.h"
 #include "util.h"
@@ -272,6 +273,7 @@ static void print_table(const Graph *g, const Job *jobs, const Plan *plans)
 {
 	if (arg_json) {
 		print_json(g, jobs, plans);
+		json_failure_reported();
 		return;
 	}
 	int w = (int) strlen("BUILD");
@@ -287,12 +289,13 @@ static void print_table(const Graph *g, const Job *jobs, const Plan *plans)
 		       fmt_duration(d, sizeof(d), &jobs[i], n->state));
 		if (n->state == GRAPH_DONE)
 			printf("%s/%s\n", plans[i].out_dir, plans[i].out_name);
-		else if (n->state == GRAPH_FAILED)
-			printf("%s%s%s%s\n", n->reason ? n->reason : "failed",
-			       n->reason && strstr(n->reason, plans[i].log) ? "" : " (log: ",
-			       n->reason && strstr(n->reason, plans[i].log) ? "" : plans[i].log,
-			       n->reason && strstr(n->reason, plans[i].log) ? "" : ")");
-		else
+		else if (n->state == GRAPH_FAILED) {
+			/* A step's failure names its run's log already (build-log.h);
+			 * otherwise the -latest link of the build's logs. */
+			bool named = n->reason && strstr(n->reason, "(log: ");
+			printf("%s%s%s%s\n", n->reason ? n->reason : "failed", named ? "" : " (log: ",
+			       named ? "" : plans[i].log, named ? "" : ")");
+		} else
 			printf("%s\n", n->reason ? n->reason : "");
 	}
 	fflush(stdout);

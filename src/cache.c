@@ -4,6 +4,7 @@
 #include "fs.h"
 #include "image.h"
 #include "log.h"
+#include "progress.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -123,6 +124,12 @@ void cache_progress(CacheProgress *p, uint64_t done, uint64_t total)
 		p->hooked = true;
 		test_point("unpack-half");
 	}
+	/* On a terminal, the line redrawn in place (progress.h). */
+	if (total && done < total)
+		progress_line("preparing %s: %u%% (%.1f of %.1f MiB read)", p->owner->entry,
+			      (unsigned) (done * 100 / total), (double) done / 1048576.0, (double) total / 1048576.0);
+	else
+		progress_clear();
 	if (now - p->last_ms < 250 && done < total)
 		return;
 	p->last_ms = now;
@@ -422,6 +429,9 @@ static int prepare_entry(const Store *st, const CacheRequest *req, int lock_fd, 
 		*ret_recovered = xasprintf("cache entry %s was malformed (%s): removed as leftovers; "
 					   "preparing '%s' again", path, why, req->label);
 	}
+	/* The takeover is said when it happens, not when we are done. */
+	if (*ret_recovered)
+		log_info("%s", *ret_recovered);
 	test_point("cleaned");
 
 	lock_owner_self(&me, "preparing", req->label);
@@ -581,9 +591,13 @@ int cache_acquire(const Store *st, const CacheRequest *req, CacheLease *ret, cha
 			test_point("waiting");
 			if (req->timeout_ms == 0)
 				r = -EAGAIN;
-			else
+			else {
+				progress_wait_begin(lock_fd, req->label, remaining_ms(req, start));
 				r = lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, remaining_ms(req, start));
+				progress_wait_end();
+			}
 			waited = now_ms() - start;
+
 		}
 		/* Published while we waited, by a preparer that has not let go
 		 * yet (stalled after its rename): ours as much as theirs. */
@@ -770,15 +784,19 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 		    const CacheGcOptions *o, CacheGcFn fn, void *userdata)
 {
 	int dir_fd = cache_kind_fd(st, kind);
-	_cleanup_close_ int lock_fd = open_lock_file(dir_fd, e->id);
+	/* A dry run only reads (a read-only store): what entry_info() saw of
+	 * the locks stands for taking them. */
+	_cleanup_close_ int lock_fd = o->dry_run ? -EBADF : open_lock_file(dir_fd, e->id);
 	_cleanup_free_ char *label = xasprintf("%s/%s", cache_kind_name(kind), e->id);
 	bool remove_entry = e->malformed || (remove_ready && e->ready);
 	LockOwner me;
 	int r;
 
-	if (lock_fd < 0)
+	if (o->dry_run && e->preparing)
+		return 0;
+	if (!o->dry_run && lock_fd < 0)
 		return lock_fd;
-	if (lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0) < 0)
+	if (!o->dry_run && lock_byte(lock_fd, LOCK_BYTE_PREPARE, F_WRLCK, 0) < 0)
 		return 0; /* being prepared: not ours to touch */
 	if (!o->dry_run && (e->leftovers || remove_entry)) {
 		lock_owner_self(&me, "removing", label);
@@ -794,7 +812,7 @@ static int gc_entry(const Store *st, CacheKind kind, const CacheEntryInfo *e, bo
 	}
 	if (!remove_entry)
 		goto done;
-	r = lock_byte(lock_fd, LOCK_BYTE_USE, F_WRLCK, 0);
+	r = o->dry_run ? (e->in_use ? -EAGAIN : 0) : lock_byte(lock_fd, LOCK_BYTE_USE, F_WRLCK, 0);
 	if (r < 0) {
 		fn(userdata, kind, label, e->malformed ? "kept: in use (malformed)" : "kept: in use");
 		goto done;

@@ -23,6 +23,8 @@
 #include "fs.h"
 #include "image-mount.h"
 #include "image.h"
+#include "build-log.h"
+#include "progress.h"
 #include "main.h"
 #include "plan.h"
 #include "sandbox.h"
@@ -54,7 +56,7 @@ typedef struct BuildOptions {
 	bool purge_only;
 	bool purge_tmp_only; /* -T: remove the work directory (with its autoresume marks), then stop */
 	bool fetch_only;     /* -F: options += "fetch" (clst_FETCH, emerge --fetchonly, no pack) */
-	bool enter_chroot;   /* --enter-chroot: refused by cmd_build() likewise */
+	bool enter_chroot;   /* --enter-chroot: a shell in the build's sandbox, no steps */
 	unsigned jobs;       /* -j N: the specs as a graph, N at a time (build-jobs.h); 0: one by one */
 	bool fail_fast;      /* with -j: no build starts after a failure */
 } BuildOptions;
@@ -95,7 +97,13 @@ static int take_build_lock(const Build *b, int *ret_fd, char **ret_err)
 	fd = openat(dir_fd, lockname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
 	if (fd < 0)
 		return -errno;
-	r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
+	r = lock_byte(fd, 0, F_WRLCK, 0);
+	if (r == -EAGAIN && b->timeout) {
+		/* Busy: wait, saying for whom on a terminal (progress.h). */
+		progress_wait_begin(fd, b->name, (long) b->timeout * 1000);
+		r = lock_byte(fd, 0, F_WRLCK, (long) b->timeout * 1000);
+		progress_wait_end();
+	}
 	if (r == -ETIMEDOUT || r == -EAGAIN) {
 		/* zeolite's record, or catalyst's pid and command line: the
 		 * lock file is catalyst's chroot_path + ".lock" (catalyst-lock.h). */
@@ -164,6 +172,9 @@ static pid_t fork_with_pipe(int p[2])
 
 /* When stderr is a terminal, the scripts' output goes to the log and the
  * screen: a small child copies a pipe to both. */
+/* More than one build in this command: prefix the screen's lines. */
+static bool build_prefix_lines;
+
 static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 {
 	_cleanup_close_ int log_fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -173,7 +184,9 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 	if (log_fd < 0)
 		return -errno;
 	*ret_tee = 0;
-	if (!isatty(STDERR_FILENO) || arg_quiet) {
+	/* The scripts' output goes to the screen as well on a terminal, and
+	 * with -v (or --log-level debug, -d) whatever stderr is; never with -q. */
+	if ((!isatty(STDERR_FILENO) && arg_verbose == 0 && log_get_level() < LOG_LEVEL_DEBUG) || arg_quiet) {
 		*ret_fd = TAKE_FD(log_fd);
 		return 0;
 	}
@@ -183,10 +196,25 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 	if (pid == 0) {
 		char buf[65536];
 		ssize_t n;
+		bool bol = true;
 		close(p[1]);
 		while ((n = read(p[0], buf, sizeof(buf))) > 0) {
 			(void) write_all(log_fd, buf, (size_t) n);
-			(void) write_all(STDERR_FILENO, buf, (size_t) n);
+			if (!build_prefix_lines) {
+				(void) write_all(STDERR_FILENO, buf, (size_t) n);
+				continue;
+			}
+			/* More than one build on this terminal: each line says
+			 * whose it is. */
+			Buf o = { 0 };
+			for (ssize_t k = 0; k < n; k++) {
+				if (bol)
+					buf_printf(&o, "%s| ", b->name);
+				buf_putc(&o, buf[k]);
+				bol = buf[k] == '\n';
+			}
+			(void) write_all(STDERR_FILENO, o.data, o.len);
+			buf_done(&o);
 		}
 		_exit(0);
 	}
@@ -197,7 +225,7 @@ static int open_log(const Build *b, pid_t *ret_tee, int *ret_fd)
 }
 
 static int run_steps(const Build *b, int work_fd, const char *seed_tree, const char *snapshot_tree,
-		     char **ret_err)
+		     BuildReport *report, bool enter_chroot, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
 	_cleanup_free_ char *owork = xasprintf("%s/overlay-work", b->work);
@@ -263,10 +291,42 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			(void) mark_step(work_fd, "populated");
 	}
 
+	if (enter_chroot) {
+		/* catalyst's --enter-chroot: the steps' sandbox, a shell in
+		 * it; everything goes with the shell's PID namespace. */
+		char *sh_argv[] = { "/bin/sh", "-i", NULL };
+		int status = 0;
+		SandboxConfig sc = {
+			.lower = seed_tree,
+			.upper = upper,
+			.overlay_work = owork,
+			.root = root,
+			.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
+			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
+			.repo_target = repo,
+			.binds = binds,
+			.n_binds = n_binds,
+			.hostname = "zeolite",
+			.argv = sh_argv,
+			.envp = env,
+			.log_fd = STDERR_FILENO,
+			.keep_stdin = true,
+			.personality = b->arch.personality,
+		};
+		log_info("build %s: entering the sandbox (%s); exit the shell to leave", b->name, b->work);
+		r = sandbox_run(&sc, &status, ret_err);
+		if (r >= 0)
+			log_info("build %s: left the sandbox (shell %s %d)", b->name,
+				 WIFEXITED(status) ? "exit status" : "signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		goto out;
+	}
+
 	const char *const *steps = b->steps;
 	for (size_t i = 0; i < b->n_steps; i++) {
 		char *argv[] = { "/bin/sh", (char *) script, (char *) steps[i], NULL };
 		int status = 0, log_fd = -EBADF;
+		int64_t step_t0;
 		pid_t tee = 0;
 
 		if (b->autoresume && step_done(work_fd, steps[i])) {
@@ -279,6 +339,9 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			goto out;
 		}
 		log_info("build %s: step '%s'", b->name, steps[i]);
+		status_note_step(b->st->tmp_fd, b->rel_type, b->name, steps[i], b->log);
+		build_log_line(b->log, "step '%s' started", steps[i]);
+		step_t0 = now_ms();
 		test_point(steps[i]);
 		SandboxConfig sc = {
 			.lower = seed_tree,
@@ -302,7 +365,13 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			(void) waitpid(tee, NULL, 0);
 		if (r < 0)
 			goto out;
+		build_log_line(b->log, "step '%s' %s in %.1f s", steps[i],
+			       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "done" : "failed",
+			       (double) (now_ms() - step_t0) / 1000.0);
+		build_report_step(report, steps[i], (double) (now_ms() - step_t0) / 1000.0);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			free(report->failed_step);
+			report->failed_step = xstrdup(steps[i]);
 			*ret_err = WIFEXITED(status)
 					   ? xasprintf("step '%s' failed: exit status %d (log: %s)", steps[i],
 						       WEXITSTATUS(status), b->log)
@@ -516,8 +585,6 @@ static int acquire_tree(const Build *b, CacheKind kind, const char *path, const 
 		.userdata = &tf,
 	};
 	r = cache_acquire(b->st, &req, ret, ret_err);
-	if (r >= 0 && ret->recovered)
-		log_info("%s", ret->recovered);
 	return r;
 }
 
@@ -623,8 +690,10 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 {
 	Build b = *bp; /* a shallow copy: BP keeps ownership */
 	_cleanup_free_ char *err = NULL, *workrel = NULL;
+	char *run_log;
 	_cleanup_close_ int lock_fd = -EBADF, work_fd = -EBADF;
 	BuildInput seed = BUILD_INPUT_INIT, snap = BUILD_INPUT_INIT;
+	BuildReport *report = NULL;
 	int64_t t0 = now_ms();
 	int r, ret = EXIT_OK;
 	bool fetch_only;
@@ -659,7 +728,7 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		if (purge_only || purge_tmp_only)
 			return EXIT_OK;
 	}
-	if (clear_autoresume || !b.autoresume) {
+	if ((clear_autoresume || !b.autoresume) && !o->enter_chroot) {
 		_cleanup_close_ int rel_fd = openat(st->tmp_fd, b.rel_type, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (rel_fd >= 0 && faccessat(rel_fd, b.name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 			r = rm_rf_at(rel_fd, b.name);
@@ -677,6 +746,22 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		log_error("build %s: work directory '%s': %s", b.name, b.work, strerror(-r));
 		return EXIT_FAIL;
 	}
+	/* This run's log (build-log.h): logs/<rel_type>/<name>-<UTC>.log. */
+	run_log = build_log_create(st->fd, st->path, b.rel_type, b.name, &err);
+	if (!run_log) {
+		log_error("build %s: %s", b.name, err);
+		return EXIT_CANTCREAT;
+	}
+	/* BP owns it (b is copied back into BP below). */
+	free(bp->log);
+	bp->log = b.log = run_log;
+	report = build_report_begin(b.rel_type, b.name);
+	report->log = xstrdup(run_log);
+	{
+		_cleanup_free_ char *out = xasprintf("%s/%s", b.out_dir, b.out_name);
+		build_log_header(b.log, b.spec_path, b.target, out);
+	}
+	build_log_line(b.log, "build %s started (pid %d)", b.name, (int) getpid());
 	test_point("build-locked");
 
 	/* 3-4. The snapshot and the seed, shared through the cache. */
@@ -705,14 +790,27 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		}
 	}
 	test_point("inputs-ready");
+	build_log_line(b.log, "seed %s (%s %s), snapshot %s (%s %s)", b.seed_name, seed.lease.id ? "id" : "image",
+		       seed.lease.id ? seed.lease.id : "", b.snapshot_name, snap.lease.id ? "id" : "image",
+		       snap.lease.id ? snap.lease.id : "");
 	log_info("build %s: seed %s (%s), snapshot %s (%s); start after %" PRId64 " ms", b.name, b.seed_name,
 		 seed.mnt && !seed.lease.id ? "image" : cache_action_name(seed.lease.action), b.snapshot_name,
 		 b.snapshot_is_image ? "image" : cache_action_name(snap.lease.action), now_ms() - t0);
 
 	/* 5. The target's steps in the sandbox. */
-	r = run_steps(&b, work_fd, seed.tree, snap.tree, &err);
+	r = run_steps(&b, work_fd, seed.tree, snap.tree, report, o->enter_chroot, &err);
 	if (r < 0)
 		goto fail;
+	if (o->enter_chroot) {
+		/* Nothing packed; the work directory stays as it was. */
+		build_input_done(&seed);
+		build_input_done(&snap);
+		status_note_done(st->tmp_fd, b.rel_type, b.name);
+		report->ok = true;
+		report->seconds = (double) (now_ms() - t0) / 1000.0;
+		build_log_line(b.log, "result: left the sandbox after %.1f s (--enter-chroot)", report->seconds);
+		return EXIT_OK;
+	}
 
 	/* 6. Pack and publish; with "fetch" (-F), as catalyst, nothing: the
 	 * steps only fetched (clst_FETCH: emerge --fetchonly). */
@@ -740,9 +838,31 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 		log_info("build %s: fetched only (-F), nothing packed; done in %.1f s", b.name,
 			 (double) (now_ms() - t0) / 1000.0);
 	else {
-		printf("%s/%s\n", b.out_dir, b.out_name);
+		if (!arg_json)
+			printf("%s/%s\n", b.out_dir, b.out_name);
 		log_info("build %s: done in %.1f s", b.name, (double) (now_ms() - t0) / 1000.0);
+		report->output = xasprintf("%s/%s", b.out_dir, b.out_name);
+		{
+			/* What was made, and where the time went. */
+			struct stat os;
+			char size[32] = "?";
+			Buf steps = { 0 };
+
+			if (stat(report->output, &os) == 0)
+				format_size((uint64_t) os.st_size, size, sizeof(size));
+			for (size_t i = 0; i < report->n_steps; i++)
+				buf_printf(&steps, "%s%s %.1f s", i ? ", " : "", report->steps[i].step,
+					   report->steps[i].seconds);
+			log_info("build %s: %s, %s; steps: %s", b.name, report->output, size,
+				 steps.data ? steps.data : "none run");
+			buf_done(&steps);
+		}
 	}
+	status_note_done(st->tmp_fd, b.rel_type, b.name);
+	report->ok = true;
+	report->seconds = (double) (now_ms() - t0) / 1000.0;
+	build_log_line(b.log, "result: built %s in %.1f s", fetch_only ? "(fetch only)" : report->output,
+		       report->seconds);
 	return EXIT_OK;
 
 fail:
@@ -757,6 +877,12 @@ fail:
 	} else {
 		log_error("build %s: %s", b.name, err ? err : strerror(-r));
 		ret = EXIT_FAIL;
+	}
+	status_note_done(st->tmp_fd, b.rel_type, b.name);
+	if (report) {
+		report->seconds = (double) (now_ms() - t0) / 1000.0;
+		report->error = xstrdup(err ? err : strerror(-r));
+		build_log_line(b.log, "result: failed after %.1f s: %s", report->seconds, report->error);
 	}
 	return ret;
 }
@@ -782,6 +908,9 @@ static int build_job(void *userdata, const char *spec_path, const char *jobserve
 	r = prepare_one(c->cfg, c->st, spec_path, &spec, &b);
 	if (r == EXIT_OK)
 		r = build_one(c->st, &b, c->o);
+	/* Under -j the parent prints one document for all (build-jobs.c):
+	 * a job's own --json object would make stdout two documents. */
+	build_report_finish(false);
 	plan_done(&b);
 	spec_done(&spec);
 	return r;
@@ -801,6 +930,7 @@ static int build_all(Config *cfg, const Store *st, int n, char **paths, const Bu
 
 	if (!specs || !builds)
 		die_oom();
+	build_prefix_lines = n > 1;
 	{
 		/* Options zeolite does not honour are refused, never ignored. */
 		Diags od = { 0 };
@@ -854,6 +984,8 @@ static int build_all(Config *cfg, const Store *st, int n, char **paths, const Bu
 		if (r != EXIT_OK && ret == EXIT_OK)
 			ret = r;
 	}
+	if (!o->dry_run)
+		build_report_finish(arg_json);
 out:
 	for (int i = 0; i < n; i++) {
 		plan_done(&builds[i]);
@@ -909,7 +1041,8 @@ int cmd_build(int argc, char **argv)
 			       "  -T, --purgetmponly       only remove the work directory (and with it\n"
 			       "                           the autoresume marks)\n"
 			       "  -F, --fetchonly          only fetch: emerge --fetchonly, nothing packed\n"
-			       "      --enter-chroot       refused: not supported yet\n"
+			       "      --enter-chroot       open a shell in the build's sandbox (its kept work\n"
+			       "                           directory, same mounts and environment); no steps\n"
 			       "  -f, --file SPEC          one more SPEC (catalyst's spelling)\n"
 			       "  -j, --jobs N             the SPECs as a graph (a seed made by another\n"
 			       "                           SPEC waits for it), at most N builds at a time\n"
@@ -969,9 +1102,13 @@ int cmd_build(int argc, char **argv)
 	if (o.fail_fast && !o.jobs)
 		return command_usage_error("build", "--fail-fast needs -j N");
 	/* Never ignored: refused until the executor can do it. */
-	if (o.enter_chroot)
-		return command_usage_error("build", "--enter-chroot is not supported yet; nothing was done");
-	r = load_config_and_store(&cfg, &st);
+	if (o.enter_chroot && (n_specs != 1 || o.dry_run || o.purge || o.purge_only || o.purge_tmp_only))
+		return command_usage_error("build", "--enter-chroot takes one SPEC and no -n, -p, -P or -T");
+	if (o.enter_chroot && !isatty(STDIN_FILENO))
+		return command_usage_error("build", "--enter-chroot needs a terminal on stdin");
+	r = o.dry_run ? EXIT_OK : require_root("build");
+	if (r == EXIT_OK)
+		r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 	if (o.fetch_only && !config_has_option(&cfg, "fetch")) {

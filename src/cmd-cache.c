@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * cmd-cache.c - the snapshot cache commands: snapshot, prepare, status, gc.
+ * cmd-cache.c - the snapshot cache commands: snapshot, prepare, gc
+ * (status: cmd-status.c).
  */
 #include "archive-ops.h"
+#include "build-log.h"
 #include "cache.h"
 #include "main.h"
 #include "output.h"
@@ -47,11 +49,15 @@ static int exit_status_for(int r)
  * tree-ish as given, the commit for "stable"); catalyst-auto reads the
  * commit from it.  On stdout with -s; on stderr for `zeolite snapshot`,
  * whose stdout is the file name alone. */
+static char announced_repo[128], announced_commit[128];
+
 static void announce_snapshot(void *userdata _unused_, const char *repo_name, const char *commit,
 			      const char *git_dir)
 {
-	FILE *f = arg_catalyst_alias ? stdout : stderr;
+	FILE *f = arg_catalyst_alias && !arg_json ? stdout : stderr;
 
+	snprintf(announced_repo, sizeof(announced_repo), "%s", repo_name);
+	snprintf(announced_commit, sizeof(announced_commit), "%s", commit);
 	fprintf(f, "Creating %s tree snapshot %s from %s\n", repo_name, commit, git_dir);
 	fflush(f);
 }
@@ -65,6 +71,7 @@ int cmd_snapshot(int argc, char **argv)
 		{ "git-dir", required_argument, NULL, OPT_GIT_DIR },
 		{ "repo-name", required_argument, NULL, OPT_REPO_NAME },
 		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "json", no_argument, NULL, 'j' },
 		GLOBAL_LONG_OPTIONS,
 		{}
 	};
@@ -92,6 +99,9 @@ int cmd_snapshot(int argc, char **argv)
 			       "<git dir>\" on stderr (stdout with -s), then the snapshot's file name;\n"
 			       "an existing snapshot is left alone.\n");
 			return EXIT_OK;
+		case 'j':
+			arg_json = true;
+			break;
 		case OPT_REPO:
 			req.plain_dir = optarg;
 			break;
@@ -117,7 +127,9 @@ int cmd_snapshot(int argc, char **argv)
 	if (req.plain_dir && (req.git_dir || req.treeish))
 		return command_usage_error("snapshot", "--repo takes a plain directory; no --git-dir or TREEISH with it");
 
-	r = load_config_and_store(&cfg, &st);
+	r = require_root("snapshot");
+	if (r == EXIT_OK)
+		r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 	if (!req.repo_name)
@@ -144,7 +156,26 @@ int cmd_snapshot(int argc, char **argv)
 	}
 	if (r == 0)
 		log_info("snapshot '%s' already exists", name);
-	printf("%s\n", name);
+	if (arg_json) {
+		/* docs/json.md */
+		Buf b = { 0 };
+		_cleanup_free_ char *path = xasprintf("%s/snapshots/%s", st.path, name);
+		buf_puts(&b, "{\"version\": 1, \"snapshot\": ");
+		buf_put_json_string(&b, name);
+		buf_puts(&b, ", \"path\": ");
+		buf_put_json_string(&b, path);
+		buf_puts(&b, ", \"repo_name\": ");
+		buf_put_json_string(&b, announced_repo[0] ? announced_repo : req.repo_name);
+		buf_puts(&b, ", \"commit\": ");
+		if (announced_commit[0])
+			buf_put_json_string(&b, announced_commit);
+		else
+			buf_puts(&b, "null");
+		buf_printf(&b, ", \"created\": %s}", r > 0 ? "true" : "false");
+		puts(b.data);
+		buf_done(&b);
+	} else
+		printf("%s\n", name);
 	return EXIT_OK;
 }
 
@@ -169,6 +200,11 @@ static bool has_snapshot_ext(const char *name)
  * snapshots/ with or without its extension.  Returns an fd and the file's
  * base name.
  */
+bool snapshot_file_name(const char *name)
+{
+	return has_snapshot_ext(name);
+}
+
 static int open_snapshot(const Store *st, const char *arg, char **ret_name)
 {
 	int fd;
@@ -356,7 +392,9 @@ int cmd_prepare(int argc, char **argv)
 	if (!hold && cmd)
 		return command_usage_error("prepare", "a COMMAND needs --hold");
 
-	r = load_config_and_store(&cfg, &st);
+	r = require_root("prepare");
+	if (r == EXIT_OK)
+		r = load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
 
@@ -405,8 +443,6 @@ int cmd_prepare(int argc, char **argv)
 			log_error("prepare: snapshot '%s': %s", name, err ? err : strerror(-r));
 		return exit_status_for(r);
 	}
-	if (lease.recovered)
-		log_info("%s", lease.recovered);
 	if (image) {
 		/* The entry is the directory; what a user wants is the image. */
 		char *p = xasprintf("%s/%s", lease.path, IMAGE_FILE_NAME);
@@ -421,7 +457,7 @@ int cmd_prepare(int argc, char **argv)
 		int w;
 
 		if (arg_json) {
-			buf_puts(&b, "{\"snapshot\": ");
+			buf_puts(&b, "{\"version\": 1, \"snapshot\": ");
 			buf_put_json_string(&b, name);
 			buf_puts(&b, ", \"id\": ");
 			buf_put_json_string(&b, lease.id);
@@ -447,205 +483,7 @@ int cmd_prepare(int argc, char **argv)
 	return ret;
 }
 
-/* ---- status ----------------------------------------------------------- */
-
-typedef struct StatusCtx {
-	const Store *st;
-	Buf out;
-	bool first;
-	const char *prefix;
-} StatusCtx;
-
-static void fmt_time(int64_t t, char *buf, size_t n)
-{
-	time_t tt = (time_t) t;
-	struct tm tm;
-
-	if (t <= 0 || !localtime_r(&tt, &tm))
-		snprintf(buf, n, "-");
-	else
-		strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-static void json_owner(Buf *b, const LockOwner *o)
-{
-	buf_printf(b, "{\"pid\": %d, \"host\": ", (int) o->pid);
-	buf_put_json_string(b, o->host);
-	buf_puts(b, ", \"command\": ");
-	buf_put_json_string(b, o->command);
-	buf_printf(b, ", \"since\": %" PRId64 ", \"state\": ", o->since);
-	buf_put_json_string(b, o->state);
-	buf_puts(b, ", \"progress\": ");
-	buf_put_json_string(b, o->progress);
-	buf_putc(b, '}');
-}
-
-static void status_holder(void *userdata, const char *name, const LockOwner *o, bool alive)
-{
-	StatusCtx *ctx = userdata;
-
-	(void) name;
-	if (!alive)
-		return;
-	if (arg_json) {
-		if (!ctx->first)
-			buf_puts(&ctx->out, ", ");
-		ctx->first = false;
-		json_owner(&ctx->out, o);
-	} else {
-		_cleanup_free_ char *d = lock_owner_describe(o);
-		printf("    %s: %s\n", o->state, d);
-	}
-}
-
-static void status_entry(void *userdata, const CacheEntryInfo *e)
-{
-	StatusCtx *ctx = userdata;
-	_cleanup_free_ char *prefix = xasprintf("%s.%s.", cache_kind_name(e->kind), e->id);
-	char when[64];
-
-	fmt_time(e->prepared, when, sizeof(when));
-	if (arg_json) {
-		Buf *b = &ctx->out;
-		if (!ctx->first)
-			buf_puts(b, ", ");
-		buf_puts(b, "{\"kind\": ");
-		buf_put_json_string(b, cache_kind_name(e->kind));
-		buf_puts(b, ", \"id\": ");
-		buf_put_json_string(b, e->id);
-		buf_puts(b, ", \"source\": ");
-		buf_put_json_string(b, e->label ? e->label : "");
-		buf_puts(b, ", \"malformed\": ");
-		if (e->malformed)
-			buf_put_json_string(b, e->malformed);
-		else
-			buf_puts(b, "null");
-		buf_printf(b, ", \"ready\": %s, \"size\": %" PRIu64 ", \"files\": %" PRIu64
-			   ", \"prepared\": %" PRId64 ", \"in_use\": %s, \"leftovers\": %s, \"preparer\": ",
-			   e->ready ? "true" : "false", e->size, e->files, e->prepared,
-			   e->in_use ? "true" : "false", e->leftovers ? "true" : "false");
-		if (e->preparing)
-			json_owner(b, &e->preparer);
-		else
-			buf_puts(b, "null");
-		buf_puts(b, ", \"holders\": [");
-		ctx->first = true;
-		(void) lock_registrations_list(ctx->st->locks_fd, prefix, status_holder, ctx);
-		buf_puts(b, "]}");
-		ctx->first = false;
-		return;
-	}
-	if (e->malformed && !e->preparing) {
-		printf("  %s %s  malformed: %s (leftovers: the next prepare or gc removes it)\n",
-		       cache_kind_name(e->kind), e->id, e->malformed);
-		return;
-	}
-	printf("  %s %s  %s  %s, %" PRIu64 " files, %.1f MiB, prepared %s%s\n", cache_kind_name(e->kind), e->id,
-	       e->label ? e->label : "-", e->ready ? "ready" : "not ready", e->files, (double) e->size / 1048576.0,
-	       when, e->leftovers && !e->preparing ? " (leftovers of an unfinished preparation)" : "");
-	if (e->preparing) {
-		_cleanup_free_ char *d = lock_owner_describe(&e->preparer);
-		printf("    preparing: %s\n", d);
-	}
-	(void) lock_registrations_list(ctx->st->locks_fd, prefix, status_holder, ctx);
-}
-
-static void status_snapshots(StatusCtx *ctx)
-{
-	_cleanup_close_ int fd = openat(ctx->st->snapshots_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	bool first = true;
-	DIR *d;
-
-	if (fd < 0 || !(d = fdopendir(fd)))
-		return;
-	fd = -EBADF;
-	while ((de = readdir(d))) {
-		struct stat s;
-		char when[64];
-
-		/* Only snapshot files: catalyst's snapshot leaves <name>.lock here. */
-		if (de->d_name[0] == '.' || !has_snapshot_ext(de->d_name) ||
-		    fstatat(ctx->st->snapshots_fd, de->d_name, &s, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(s.st_mode))
-			continue;
-		fmt_time(s.st_mtim.tv_sec, when, sizeof(when));
-		if (arg_json) {
-			if (!first)
-				buf_puts(&ctx->out, ", ");
-			buf_puts(&ctx->out, "{\"name\": ");
-			buf_put_json_string(&ctx->out, de->d_name);
-			buf_printf(&ctx->out, ", \"size\": %jd, \"mtime\": %jd}", (intmax_t) s.st_size,
-				   (intmax_t) s.st_mtim.tv_sec);
-		} else
-			printf("  %s  %.1f MiB  %s\n", de->d_name, (double) s.st_size / 1048576.0, when);
-		first = false;
-	}
-	closedir(d);
-}
-
-int cmd_status(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		GLOBAL_LONG_OPTIONS,
-		{}
-	};
-	_cleanup_(config_done) Config cfg = { 0 };
-	_cleanup_(store_close) Store st = STORE_INIT;
-	int c, r;
-
-	command_getopt_reset();
-	while ((c = command_getopt(argc, argv, "status", COMMAND_SHORT_OPTS "h", options)) != -1) {
-		switch (c) {
-		case 'h':
-			printf("Usage: zeolite status [--json]\n\n"
-			       "List snapshots, cache entries (id, size, when prepared), who holds\n"
-			       "leases on each, and who is preparing or waiting.\n");
-			return EXIT_OK;
-		case 'j':
-			arg_json = true;
-			break;
-		default:
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		return command_usage_error("status", "takes no arguments");
-	r = load_config_and_store(&cfg, &st);
-	if (r != EXIT_OK)
-		return r;
-
-	StatusCtx ctx = { .st = &st, .first = true };
-	if (arg_json) {
-		buf_puts(&ctx.out, "{\"storedir\": ");
-		buf_put_json_string(&ctx.out, st.path);
-		buf_puts(&ctx.out, ", \"snapshots\": [");
-		status_snapshots(&ctx);
-		buf_puts(&ctx.out, "], \"cache\": [");
-		for (CacheKind k = 0; k < _CACHE_KIND_MAX; k++)
-			(void) cache_list(&st, k, status_entry, &ctx);
-		buf_puts(&ctx.out, "]}");
-		puts(ctx.out.data);
-		buf_done(&ctx.out);
-		return EXIT_OK;
-	}
-	printf("store %s\nsnapshots:\n", st.path);
-	status_snapshots(&ctx);
-	printf("cache:\n");
-	for (CacheKind k = 0; k < _CACHE_KIND_MAX; k++)
-		(void) cache_list(&st, k, status_entry, &ctx);
-	return EXIT_OK;
-}
-
 /* ---- gc --------------------------------------------------------------- */
-
-static void gc_report(void *userdata, CacheKind kind, const char *what, const char *why)
-{
-	(void) userdata;
-	(void) kind;
-	printf("%s: %s\n", what, why);
-}
 
 typedef struct GcBuildsCtx {
 	const char *rel;
@@ -654,7 +492,11 @@ typedef struct GcBuildsCtx {
 static void gc_builds_note(const char *msg, void *userdata)
 {
 	GcBuildsCtx *c = userdata;
-	printf("builds/%s: %s\n", *c->rel ? c->rel : ".", msg);
+	/* Under --json stdout is the one object (docs/json.md). */
+	if (arg_json)
+		log_info("builds/%s: %s", *c->rel ? c->rel : ".", msg);
+	else
+		printf("builds/%s: %s\n", *c->rel ? c->rel : ".", msg);
 }
 
 /* Leftovers of packs killed while publishing, in DIR_FD (builds/REL) and
@@ -700,6 +542,7 @@ int cmd_gc(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "keep", required_argument, NULL, 'k' },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
 		GLOBAL_LONG_OPTIONS,
 		{}
 	};
@@ -726,18 +569,34 @@ int cmd_gc(int argc, char **argv)
 		case 'n':
 			o.dry_run = true;
 			break;
+		case 'j':
+			arg_json = true;
+			break;
 		default:
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
 		return command_usage_error("gc", "takes no arguments");
-	r = load_config_and_store(&cfg, &st);
+	/* --dry-run only reads: it works on a read-only store, without root. */
+	r = o.dry_run ? EXIT_OK : require_root("gc");
+	if (r == EXIT_OK)
+		r = o.dry_run ? load_config_and_store_readonly(&cfg, &st) : load_config_and_store(&cfg, &st);
 	if (r != EXIT_OK)
 		return r;
-	r = cache_gc(&st, &o, gc_report, NULL);
+	GcReport *report = gc_report_new(&st, o.dry_run);
+	r = cache_gc(&st, &o, gc_report_fn, report);
+	{
+		int q = build_log_gc(st.fd, cfg.log_retention_days, o.dry_run, gc_report_log, report);
+		if (q < 0) {
+			log_error("gc: %s/logs: %s", st.path, strerror(-q));
+			if (r == 0)
+				r = q;
+		}
+	}
 	if (!o.dry_run && st.builds_fd >= 0 && gc_builds_at(st.builds_fd, "", 0) < 0 && r == 0)
 		r = -EIO;
+	gc_report_finish(report);
 	if (r < 0) {
 		log_error("gc: in %s/cache: not everything could be removed (see above): %s", st.path, strerror(-r));
 		return EXIT_FAIL;

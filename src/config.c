@@ -15,9 +15,11 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pack-modes.h"
+#include "spec.h"
 #include "toml.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -30,9 +32,9 @@ typedef enum KeyKind {
 	KEY_COMPRESSION,   /* char *: a compression mode of pack-modes.h */
 	KEY_CACHE_FORMAT,  /* char *: "image" or "tree" */
 	KEY_JOBS,          /* long, >= 1 */
-	KEY_LOAD,          /* char *: a non-negative number, as text */
+	KEY_LOAD,          /* char *: a number > 0, as text */
 	KEY_TMPFS,         /* var_tmpfs_portage: size in GiB, >= 0 */
-	KEY_TIMEOUT,       /* unsigned long seconds, >= 0 */
+	KEY_TIMEOUT,       /* unsigned long (seconds, days), >= 0 */
 } KeyKind;
 
 typedef struct ConfigKey {
@@ -56,6 +58,7 @@ static const ConfigKey config_keys[] = {
 	STR("jobserver-fifo", jobserver_fifo),
 	{ "load-average", KEY_LOAD, offsetof(Config, load_average) },
 	{ "lock_timeout", KEY_TIMEOUT, offsetof(Config, lock_timeout) },
+	{ "log_retention_days", KEY_TIMEOUT, offsetof(Config, log_retention_days) },
 	{ "options", KEY_STRV, offsetof(Config, options) },
 	STR("port_logdir", port_logdir),
 	STR("repo_basedir", repo_basedir),
@@ -127,6 +130,7 @@ void config_init(Config *c)
 		.options = strv_new(NULL, 0),
 		.distcc_hosts = strv_new(NULL, 0),
 		.lock_timeout = CONFIG_DEFAULT_LOCK_TIMEOUT,
+		.log_retention_days = CONFIG_DEFAULT_LOG_RETENTION_DAYS,
 		.files = strv_new(NULL, 0),
 		.origins = xcalloc(ELEMENTSOF(config_keys), sizeof(ConfigOrigin)),
 	};
@@ -286,14 +290,21 @@ static int check_value(const char *path, const ConfigKey *k, const TomlValue *v,
 	case KEY_TIMEOUT:
 		return check_integer(path, k, v, 0, "must not be negative", d);
 	case KEY_LOAD:
+		/* emerge exits 2 on "--load-average 0" (checked with the real
+		 * portage, docs/testing.md): refused here instead. */
 		if (v->type == TOML_INTEGER)
-			return check_integer(path, k, v, 0, "must not be negative", d);
+			return check_integer(path, k, v, 1, "must be greater than 0 (emerge refuses --load-average 0)", d);
 		if (v->type != TOML_FLOAT) {
 			diags_add(d, false, "%s:%u: '%s' must be a number", path, v->line, k->name);
 			return -EINVAL;
 		}
 		if (v->str[0] == '-') {
 			diags_add(d, false, "%s:%u: '%s' must not be negative", path, v->line, k->name);
+			return -EINVAL;
+		}
+		if (!(strtod(v->str, NULL) > 0)) {
+			diags_add(d, false, "%s:%u: '%s' must be greater than 0 (emerge refuses --load-average 0)", path,
+				  v->line, k->name);
 			return -EINVAL;
 		}
 		return 0;
@@ -336,7 +347,7 @@ static void apply_value(Config *c, const ConfigKey *k, const TomlValue *v)
 		c->var_tmpfs_portage = v->integer > 0;
 		break;
 	case KEY_TIMEOUT:
-		c->lock_timeout = (unsigned long) v->integer;
+		*(unsigned long *) ((char *) c + k->offset) = (unsigned long) v->integer;
 		break;
 	}
 }
@@ -408,7 +419,17 @@ int config_load(Config *c, const char *path, Diags *d)
 		}
 		idx = find_key(name, strlen(name));
 		if (idx < 0) {
-			diags_add(d, false, "%s:%u: unknown key '%s'", path, v->line, name);
+			const char *names[ELEMENTSOF(config_keys)];
+			const char *hint;
+
+			for (size_t j = 0; j < ELEMENTSOF(config_keys); j++)
+				names[j] = config_keys[j].name;
+			hint = spec_did_you_mean(name, names, ELEMENTSOF(config_keys));
+			if (hint)
+				diags_add(d, false, "%s:%u: unknown key '%s' (did you mean '%s'?)", path, v->line, name,
+					  hint);
+			else
+				diags_add(d, false, "%s:%u: unknown key '%s'", path, v->line, name);
 			ret = -EINVAL;
 			continue;
 		}
@@ -502,7 +523,7 @@ static int put_reference(Expander *E, int idx, int ref, Buf *b)
 		buf_printf(b, "%ld", c->var_tmpfs_portage_size);
 		return 0;
 	case KEY_TIMEOUT:
-		buf_printf(b, "%lu", c->lock_timeout);
+		buf_printf(b, "%lu", *(const unsigned long *) ((const char *) c + k->offset));
 		return 0;
 	case KEY_STRV:
 	case KEY_DIGESTS:

@@ -19,6 +19,8 @@
  * that sets no storedir means catalyst's default store. */
 #define CONFIG_CATALYST_PATH "/etc/catalyst/catalyst.conf"
 #define CATALYST_DEFAULT_STOREDIR "/var/tmp/catalyst"
+/* gc keeps build logs this many days (log_retention_days). */
+#define CONFIG_DEFAULT_LOG_RETENTION_DAYS 30UL
 /* Built-in lock_timeout in seconds (DESIGN.md G4: finite, documented). */
 #define CONFIG_DEFAULT_LOCK_TIMEOUT 3600UL
 /* catalyst's sharedir is /usr/share/catalyst; ours holds the targets. */
@@ -57,6 +59,7 @@ typedef struct Config {
 	bool var_tmpfs_portage;
 	long var_tmpfs_portage_size;
 	unsigned long lock_timeout; /* seconds */
+	unsigned long log_retention_days; /* gc removes older build logs */
 	char **files;       /* files loaded, for messages */
 	ConfigOrigin *origins; /* per key (config.c's key table), for messages */
 	bool finished;      /* config_finish() ran: no more substitution */

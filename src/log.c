@@ -3,6 +3,7 @@
  * log.c - message levels, the log file and colour (see log.h).
  */
 #include "log.h"
+#include "progress.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -91,6 +92,7 @@ static void emit_stderr(LogLevel l, const char *fmt, va_list ap)
 {
 	const char *on = NULL;
 
+	progress_clear(); /* a message never shares the progress line */
 	if (l <= LOG_LEVEL_WARNING && use_color())
 		on = l == LOG_LEVEL_WARNING ? "\033[1;33m" : "\033[1;31m";
 	if (on)
@@ -114,10 +116,32 @@ static void emit_file(LogLevel l, const char *fmt, va_list ap)
 	fputc('\n', log_file);
 }
 
+static char *first_error;
+
+const char *log_first_error(void)
+{
+	return first_error;
+}
+
+static void free_first_error(void)
+{
+	free(first_error);
+}
+
 static void log_va(LogLevel l, const char *fmt, va_list ap)
 {
 	va_list aq;
 
+	/* The first error, for the JSON error object (json.h): whatever the
+	 * threshold, and never a hint, which follows its error. */
+	if (l <= LOG_LEVEL_ERROR && !first_error && strncmp(fmt, "hint: ", 6) != 0) {
+		va_copy(aq, ap);
+		if (vasprintf(&first_error, fmt, aq) < 0)
+			first_error = NULL;
+		else
+			atexit(free_first_error);
+		va_end(aq);
+	}
 	if (l > threshold)
 		return;
 	if (!log_file) {

@@ -37,6 +37,9 @@ int log_set_file(const char *path);
 /* 1: always, 0: never, -1: detect (the default). */
 void log_set_color(int mode);
 
+/* The text of the first error logged (without "zeolite: "), or NULL. */
+const char *log_first_error(void);
+
 void log_at(LogLevel l, const char *fmt, ...) _printf_(2, 3);
 /* "zeolite: MESSAGE" at the level the name says. */
 void log_error(const char *fmt, ...) _printf_(1, 2);

@@ -3,7 +3,10 @@
  * main.c - the command line: global options, dispatch, messages and exit
  * statuses.  The only file that prints to the user and calls exit().
  */
+#include "build-log.h"
 #include "config.h"
+#include "json.h"
+#include "progress.h"
 #include "util.h"
 #include "main.h"
 #include "plan.h"
@@ -116,7 +119,10 @@ static int global_option(const char *cmd, int c, const char *arg)
 			log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
 	case 'v':
+		/* -v: the scripts' output on stderr; -vv: debug messages too. */
 		arg_verbose++;
+		if (arg_verbose >= 2 && !log_level_explicit)
+			log_set_level(LOG_LEVEL_DEBUG);
 		return 0;
 	case 'q':
 		arg_quiet = true;
@@ -171,11 +177,30 @@ static int global_option(const char *cmd, int c, const char *arg)
 	}
 }
 
-static int bad_option(const char *cmd, char **argv)
+/* The long option of LONGOPTS nearest to the mistyped "--WORD[=...]". */
+static const char *option_hint(const char *what, const struct option *longopts)
+{
+	const char *names[128];
+	size_t n = 0;
+	char word[64];
+
+	if (!longopts || strncmp(what, "--", 2) != 0)
+		return NULL;
+	snprintf(word, sizeof(word), "%.*s", (int) strcspn(what + 2, "="), what + 2);
+	for (const struct option *o = longopts; o->name && n < ELEMENTSOF(names); o++)
+		names[n++] = o->name;
+	return spec_did_you_mean(word, names, n);
+}
+
+static int bad_option(const char *cmd, char **argv, const struct option *longopts)
 {
 	char shortopt[3] = { '-', (char) optopt, 0 };
 	const char *what = optopt ? shortopt : argv[optind - 1];
+	const char *hint = optopt ? NULL : option_hint(what, longopts);
 
+	if (hint)
+		return cmd ? command_usage_error(cmd, "unknown option '%s' (did you mean '--%s'?)", what, hint)
+			   : usage_error("unknown option '%s' (did you mean '--%s'?)", what, hint);
 	return cmd ? command_usage_error(cmd, "unknown option '%s'", what) : usage_error("unknown option '%s'", what);
 }
 
@@ -208,7 +233,7 @@ int command_getopt(int argc, char **argv, const char *cmd, const char *shortopts
 		if (c == -1)
 			return -1;
 		if (c == '?') {
-			(void) bad_option(cmd, argv);
+			(void) bad_option(cmd, argv, longopts);
 			return COMMAND_GETOPT_USAGE;
 		}
 		if (c == ':') {
@@ -236,8 +261,14 @@ int print_diags(const Diags *d)
 
 int load_config(Config *c)
 {
+	bool unreadable = false;
 	Diags d = { 0 };
 	int r;
+
+	if (arg_quiet && arg_verbose)
+		return usage_error("-q and -v together: give one of them");
+	if (arg_quiet)
+		progress_disable();
 
 	config_init(c);
 	if (arg_n_configs == 0) {
@@ -273,9 +304,11 @@ int load_config(Config *c)
 		r = 0;
 		for (size_t i = 0; i < arg_n_configs && r >= 0; i++) {
 			r = config_load(c, arg_configs[i], &d);
-			if (r < 0 && d.n_errors == 0)
+			if (r < 0 && d.n_errors == 0) {
 				diags_add(&d, false, "%s: cannot read config file: %s", arg_configs[i],
 					  strerror(-r));
+				unreadable = true;
+			}
 		}
 	}
 	/* --storedir before the %(storedir)s substitution, so that
@@ -288,7 +321,9 @@ int load_config(Config *c)
 		r = config_finish(c, &d);
 	if (print_diags(&d) != EXIT_OK || r < 0) {
 		diags_done(&d);
-		return EXIT_DATAERR;
+		/* sysexits: a config file that is not there (or not readable)
+		 * is missing input; one that is wrong is a config error. */
+		return unreadable ? EXIT_NOINPUT : EXIT_CONFIG;
 	}
 	diags_done(&d);
 	return EXIT_OK;
@@ -308,15 +343,55 @@ unsigned long effective_lock_timeout(const Config *c, const Spec *spec)
 	return c->lock_timeout;
 }
 
+/* What to do about a store store_open() refused (WHY names the path). */
+static void store_hint(const char *path, const char *why, int r)
+{
+	if (r == -ENOENT)
+		log_error("hint: check storedir (or --storedir); a store is made by the first build, "
+			  "snapshot or prepare, run as root");
+	else if (why && strstr(why, "is owned by uid"))
+		log_error("hint: chown the store to the user who runs zeolite (chown -R %u '%s'), "
+			  "or use --storedir DIR for a store of your own", (unsigned) geteuid(), path);
+	else if (why && strstr(why, "writable by group or others"))
+		log_error("hint: chmod go-w the directory named above, or use --storedir DIR");
+	else if (why && strstr(why, "is a symlink"))
+		log_error("hint: point storedir (or --storedir) at the real directory");
+}
+
+static int store_error(const Config *c, int r, const char *why)
+{
+	log_error("store '%s': %s", c->storedir, why ? why : strerror(-r));
+	store_hint(c->storedir, why, r);
+	switch (r) {
+	case -EPERM:
+	case -EINVAL:
+		return EXIT_DATAERR;
+	case -ENOENT:
+		return EXIT_NOINPUT;
+	case -EACCES:
+	case -EROFS:
+	case -ENOSPC:
+	case -EDQUOT:
+		return EXIT_CANTCREAT;
+	default:
+		return EXIT_IOERR;
+	}
+}
+
 int open_store(const Config *c, Store *ret)
 {
 	_cleanup_free_ char *why = NULL;
 	int r = store_open(c->storedir, ret, &why);
 
-	if (r >= 0)
-		return EXIT_OK;
-	log_error("store '%s': %s", c->storedir, why ? why : strerror(-r));
-	return r == -EPERM || r == -EINVAL ? EXIT_DATAERR : EXIT_FAIL;
+	return r >= 0 ? EXIT_OK : store_error(c, r, why);
+}
+
+int open_store_readonly(const Config *c, Store *ret)
+{
+	_cleanup_free_ char *why = NULL;
+	int r = store_open_readonly(c->storedir, ret, &why);
+
+	return r >= 0 ? EXIT_OK : store_error(c, r, why);
 }
 
 int load_config_and_store(Config *c, Store *ret)
@@ -324,6 +399,24 @@ int load_config_and_store(Config *c, Store *ret)
 	int r = load_config(c);
 
 	return r != EXIT_OK ? r : open_store(c, ret);
+}
+
+int load_config_and_store_readonly(Config *c, Store *ret)
+{
+	int r = load_config(c);
+
+	return r != EXIT_OK ? r : open_store_readonly(c, ret);
+}
+
+int require_root(const char *cmd)
+{
+	if (geteuid() == 0)
+		return EXIT_OK;
+	log_error("%s: needs root (stages keep their owners, and the store is root's); "
+		  "nothing was done", cmd);
+	log_error("hint: run it as root (sudo zeolite %s ...)%s", cmd,
+		  strcmp(cmd, "build") == 0 ? ", or see the plan without root: zeolite build --dry-run" : "");
+	return EXIT_NOPERM;
 }
 
 /* ---- zeolite check ---------------------------------------------------- */
@@ -347,7 +440,8 @@ static int cmd_check(int argc, char **argv)
 			       "Validate spec files against the config without touching the store.\n"
 			       "Silent with exit status 0 when all are valid; each problem is printed\n"
 			       "as FILE:LINE: and the exit status is 65 otherwise.\n\n"
-			       "      --json   print each parsed spec as one JSON object per line\n");
+			       "      --json   print one JSON object per file, valid or not: file, ok,\n"
+			       "               errors, warnings and the parsed spec (docs/json.md)\n");
 			return EXIT_OK;
 		case 'j':
 			arg_json = true;
@@ -377,16 +471,28 @@ static int cmd_check(int argc, char **argv)
 
 		/* Keys are validated once the syntax is right: a half-parsed
 		 * file would give "missing key" errors that are not true. */
-		if (spec_load(argv[i], &spec, &d) >= 0)
+		bool loaded = spec_load(argv[i], &spec, &d) >= 0;
+		if (loaded)
 			(void) spec_validate(&spec, &d);
-		if (print_diags(&d) != EXIT_OK)
-			ret = EXIT_DATAERR;
-		else if (arg_json) {
+		if (arg_json) {
+			/* One object per file, valid or not (docs/json.md); the
+			 * messages still go to stderr as well. */
 			Buf b = { 0 };
-			spec_to_json(&spec, &b);
-			puts(b.data ? b.data : "{}");
+			json_begin(&b);
+			json_key_string(&b, "file", argv[i]);
+			buf_printf(&b, ", \"ok\": %s", d.n_errors ? "false" : "true");
+			json_diags(&b, &d, argv[i]);
+			buf_puts(&b, ", \"spec\": ");
+			if (loaded && !d.n_errors)
+				spec_to_json(&spec, &b);
+			else
+				buf_puts(&b, "null");
+			buf_putc(&b, '}');
+			puts(b.data);
 			buf_done(&b);
 		}
+		if (print_diags(&d) != EXIT_OK)
+			ret = EXIT_DATAERR;
 		diags_done(&d);
 	}
 	return ret;
@@ -446,8 +552,8 @@ static void help(void)
 	       "      --lock-timeout SECS   give up waiting for a busy lock after SECS\n"
 	       "                            (0: do not wait; default %lu)\n"
 	       "      --json                machine-readable output\n"
-	       "  -v, --verbose             say more\n"
-	       "  -q, --quiet               say less (--log-level warning)\n"
+	       "  -v, --verbose             the scripts' output on stderr too, terminal or not\n"
+	       "  -q, --quiet               say less (--log-level warning; not with -v)\n"
 	       "  -d, --debug               --log-level debug\n"
 	       "      --log-level LEVEL     critical, error, warning, notice, info (default)\n"
 	       "                            or debug\n"
@@ -457,7 +563,9 @@ static void help(void)
 	       "  -h, --help                show this help\n"
 	       "  -V, --version             show the version\n"
 	       "\nExit status: 0 success, 1 a build or step failed, 64 usage error,\n"
-	       "65 bad input (spec, config, archive, store), 75 gave up waiting for a lock.\n"
+	       "65 bad input (spec, archive, unsafe store), 66 missing input (store,\n"
+	       "config file), 73 cannot create, 74 I/O error, 75 gave up waiting for a\n"
+	       "lock, 77 needs root, 78 bad config file.\n"
 	       "See zeolite(1) and zeolite-spec(5).\n",
 	       CONFIG_DEFAULT_LOCK_TIMEOUT);
 	printf("\ncatalyst's options are accepted as aliases, in catalyst's positions\n"
@@ -489,6 +597,17 @@ static void free_configs(void)
 	free(arg_configs);
 }
 
+/* Run CMD; under --json a failure also prints the error object on stdout
+ * (check's objects already say which file failed and why). */
+static int run_command(const Command *cmd, int argc, char **argv)
+{
+	int r = cmd->run(argc, argv);
+
+	if (r != EXIT_OK && arg_json && strcmp(cmd->name, "check") != 0 && !json_failure_was_reported())
+		json_print_error(cmd->name, r, log_first_error());
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_ENTER_CHROOT = CHAR_MAX + 1, OPT_JSON };
@@ -515,6 +634,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	atexit(free_configs);
+	build_log_set_command_line(argc, argv);
 	forward = xcalloc((size_t) argc + 1, sizeof(char *));
 	opterr = 0;
 	optind = 0;
@@ -542,7 +662,7 @@ int main(int argc, char **argv)
 			break;
 		case '?':
 			free(forward);
-			return bad_option(NULL, argv);
+			return bad_option(NULL, argv, options);
 		case ':':
 			free(forward);
 			return missing_argument(NULL, argv);
@@ -565,12 +685,20 @@ int main(int argc, char **argv)
 	}
 	cmd = find_command(argv[optind]);
 	if (!cmd) {
+		const char *names[ELEMENTSOF(commands)];
+		const char *hint;
+
+		for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+			names[i] = commands[i].name;
+		hint = spec_did_you_mean(argv[optind], names, ELEMENTSOF(commands));
+		r = hint ? usage_error("unknown command '%s' (did you mean '%s'?)", argv[optind], hint)
+			 : usage_error("unknown command '%s'", argv[optind]);
 		free(forward);
-		return usage_error("unknown command '%s'", argv[optind]);
+		return r;
 	}
 	if (n_forward == 0) {
 		free(forward);
-		return cmd->run(argc - optind, argv + optind);
+		return run_command(cmd, argc - optind, argv + optind);
 	}
 	{
 		/* zeolite -a build SPEC: the build flags go to the command. */
@@ -583,7 +711,7 @@ int main(int argc, char **argv)
 		for (int i = optind + 1; i < argc; i++)
 			nv[i - optind + (int) n_forward] = argv[i];
 		free(forward);
-		r = cmd->run(n, nv);
+		r = run_command(cmd, n, nv);
 		free(nv);
 		return r;
 	}
@@ -607,7 +735,7 @@ dispatch_alias:
 		for (int i = optind; i < argc; i++)
 			nv[k++] = argv[i];
 		free(forward);
-		r = cmd->run(n, nv);
+		r = run_command(cmd, n, nv);
 		free(nv);
 		return r;
 	}

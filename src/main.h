@@ -92,6 +92,13 @@ unsigned long effective_lock_timeout(const Config *c, const Spec *spec);
 int open_store(const Config *c, Store *ret);
 /* Both of the above, for the commands that work on the store. */
 int load_config_and_store(Config *c, Store *ret);
+/* The same for the commands that only read it (status, gc --dry-run):
+ * store_open_readonly(); a missing store is exit 66. */
+int open_store_readonly(const Config *c, Store *ret);
+int load_config_and_store_readonly(Config *c, Store *ret);
+/* Commands that need root call this before anything else: EXIT_OK, or
+ * "CMD: needs root" and a hint printed and EXIT_NOPERM (77). */
+int require_root(const char *cmd);
 
 /* A cache fill (CacheFillFn) that unpacks the archive open at FD. */
 typedef struct UnpackFill {
@@ -107,6 +114,29 @@ int unpack_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *
  * UnpackFill; its flags are not used (an image keeps everything). */
 int image_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *ret_files, uint64_t *ret_bytes,
 	       char **ret_err);
+
+/* Human forms for status and gc (cmd-status.c): "4 KiB", "1.5 GiB";
+ * "2026-12-03 06:50:01 UTC" in the local zone ("-" for 0); "3 min 05 s". */
+void format_size(uint64_t bytes, char *buf, size_t n);
+void format_local_time(int64_t t, char *buf, size_t n);
+void format_duration(int64_t secs, char *buf, size_t n);
+/* Whether NAME has a snapshot file's extension (cmd-cache.c). */
+bool snapshot_file_name(const char *name);
+/* A running build notes its step and log in tmp/REL_TYPE/NAME.run for
+ * status (cmd-status.c); best effort. */
+void status_note_step(int tmp_fd, const char *rel_type, const char *name, const char *step, const char *log_path);
+/* The build is over: its note goes (before the lock is let go). */
+void status_note_done(int tmp_fd, const char *rel_type, const char *name);
+
+/* What gc prints (cmd-status.c): each thing removed with its source,
+ * size and age, then the total freed (or that would be); with --json one
+ * object (docs/json.md).  gc_report_fn is a CacheGcFn taking the report. */
+typedef struct GcReport GcReport;
+GcReport *gc_report_new(const Store *st, bool dry_run);
+void gc_report_fn(void *userdata, CacheKind kind, const char *what, const char *why);
+void gc_report_finish(GcReport *g);
+/* A BuildLogGcFn (build-log.h) for a build log gc removes. */
+void gc_report_log(void *userdata, const char *rel, uint64_t bytes, int64_t mtime);
 
 /* Commands (cmd-*.c): each gets its own argv with argv[0] the command. */
 int cmd_build(int argc, char **argv);

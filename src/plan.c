@@ -261,7 +261,8 @@ static int plan_resolve(Plan *b, char **ret_err)
 	}
 	b->name = xasprintf("%s-%s-%s", b->target, b->subarch, b->version_stamp);
 	b->work = xasprintf("%s/tmp/%s/%s", b->st->path, b->rel_type, b->name);
-	b->log = xasprintf("%s/tmp/%s/%s.log", b->st->path, b->rel_type, b->name);
+	/* The link to the latest run's log (build-log.h); each run has its own. */
+	b->log = xasprintf("%s/logs/%s/%s-latest.log", b->st->path, b->rel_type, b->name);
 	b->lock = xasprintf("%s/tmp/%s/%s.lock", b->st->path, b->rel_type, b->name);
 	b->profile = spec_get_string(b->spec, "profile");
 	b->out_dir = xasprintf("%s/builds/%s", b->st->path, b->rel_type);

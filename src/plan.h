@@ -66,7 +66,7 @@ typedef struct Plan {
 	const char *repo_name;
 	char *name;             /* <target>-<subarch>-<version_stamp> */
 	char *work;             /* absolute: tmp/<rel_type>/<name> */
-	char *log;              /* absolute: tmp/<rel_type>/<name>.log */
+	char *log;              /* absolute: logs/<rel_type>/<name>-latest.log (build-log.h) */
 	char *lock;             /* absolute: tmp/<rel_type>/<name>.lock */
 	char *seed_name;        /* file under builds/ */
 	char *seed_path;

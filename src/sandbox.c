@@ -446,7 +446,7 @@ static void setup_fds(Child *k)
 		child_fail(k, errno, "duplicate the error pipe");
 	k->err_fd = err_fd;
 
-	if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(log_fd, STDOUT_FILENO) < 0 ||
+	if ((!k->c->keep_stdin && dup2(null_fd, STDIN_FILENO) < 0) || dup2(log_fd, STDOUT_FILENO) < 0 ||
 	    dup2(log_fd, STDERR_FILENO) < 0)
 		child_fail(k, errno, "set up stdio");
 	if (dup3(err_fd, 3, O_CLOEXEC) < 0)

@@ -40,6 +40,7 @@ typedef struct SandboxConfig {
 	char *const *argv;          /* run inside the chroot (argv[0] absolute inside) */
 	char *const *envp;          /* its whole environment */
 	int log_fd;                 /* its stdout and stderr (>= 0) */
+	bool keep_stdin;            /* stdin stays ours (--enter-chroot's shell), not /dev/null */
 	/* NULL, or "linux32" / "s390" (what catalyst's setarch arch names):
 	 * the command runs with personality(PER_LINUX32), as under setarch. */
 	const char *personality;

@@ -19,6 +19,10 @@ static uid_t euid(void)
 	return cached;
 }
 
+/* Read-only opens also accept a store owned by root (root's store, read
+ * by a user running `zeolite status`). */
+static bool readonly_open;
+
 int store_check_fd(int fd, const char *what, char **ret_why)
 {
 	struct stat st;
@@ -33,7 +37,7 @@ int store_check_fd(int fd, const char *what, char **ret_why)
 		*ret_why = xasprintf("'%s' is not a directory", what);
 		return -EPERM;
 	}
-	if (st.st_uid != euid()) {
+	if (st.st_uid != euid() && !(readonly_open && st.st_uid == 0)) {
 		*ret_why = xasprintf("'%s' is owned by uid %u, not by uid %u who runs zeolite",
 				     what, (unsigned) st.st_uid, (unsigned) euid());
 		return -EPERM;
@@ -192,7 +196,7 @@ static void check_shared_fs(int fd, const char *what, dev_t *seen, size_t *n_see
 			    what, name);
 }
 
-int store_open(const char *path, Store *ret, char **ret_err)
+static int store_open_internal(const char *path, bool readonly, Store *ret, char **ret_err)
 {
 	static const struct {
 		const char *name;
@@ -223,6 +227,10 @@ int store_open(const char *path, Store *ret, char **ret_err)
 
 	s.path = TAKE_PTR(trimmed);
 	r = subdir_at(AT_FDCWD, s.path, s.path, false, ret_err);
+	if (r == -ENOENT && readonly) {
+		*ret_err = xasprintf("'%s' does not exist", s.path);
+		goto fail;
+	}
 	if (r == -ENOENT) {
 		/* First use: create the parents, as catalyst does. */
 		r = mkdir_parents(s.path);
@@ -236,14 +244,15 @@ int store_open(const char *path, Store *ret, char **ret_err)
 		goto fail;
 	s.fd = r;
 
+	check_shared_fs(s.fd, s.path, seen, &n_seen);
 	for (size_t i = 0; i < ELEMENTSOF(layout); i++) {
 		_cleanup_free_ char *what = xasprintf("%s/%s", s.path, layout[i].name);
 
-		r = subdir_at(s.fd, layout[i].name, what, true, ret_err);
+		r = subdir_at(s.fd, layout[i].name, what, !readonly, ret_err);
+		if (r == -ENOENT && readonly)
+			continue; /* a part never made yet: empty */
 		if (r < 0)
 			goto fail;
-		if (i == 0)
-			check_shared_fs(s.fd, s.path, seen, &n_seen);
 		check_shared_fs(r, what, seen, &n_seen);
 		if (layout[i].off)
 			*(int *) ((char *) &s + layout[i].off) = r;
@@ -255,7 +264,11 @@ int store_open(const char *path, Store *ret, char **ret_err)
 	for (size_t i = 0; i < ELEMENTSOF(cache_kinds); i++) {
 		_cleanup_free_ char *what = xasprintf("%s/cache/%s", s.path, cache_kinds[i]);
 
-		r = subdir_at(s.cache_fd, cache_kinds[i], what, true, ret_err);
+		if (s.cache_fd < 0)
+			break;
+		r = subdir_at(s.cache_fd, cache_kinds[i], what, !readonly, ret_err);
+		if (r == -ENOENT && readonly)
+			continue;
 		if (r < 0)
 			goto fail;
 		if (i == 0)
@@ -272,6 +285,22 @@ fail:
 	if (r != -EPERM && !*ret_err)
 		*ret_err = xasprintf("cannot open the store '%s': %s", s.path, strerror(-r));
 	store_close(&s);
+	return r;
+}
+
+int store_open(const char *path, Store *ret, char **ret_err)
+{
+	readonly_open = false;
+	return store_open_internal(path, false, ret, ret_err);
+}
+
+int store_open_readonly(const char *path, Store *ret, char **ret_err)
+{
+	int r;
+
+	readonly_open = true;
+	r = store_open_internal(path, true, ret, ret_err);
+	readonly_open = false;
 	return r;
 }
 

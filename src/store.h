@@ -6,6 +6,7 @@
  *   cache/snapshots/<id>/ unpacked snapshot trees (+ <id>.lock beside them)
  *   cache/seeds/<id>/     unpacked seed stages
  *   builds/ tmp/ packages/ kerncache/ locks/
+ *   logs/<rel_type>/      build logs (build-log.h), made by the first build
  *
  * store_open() creates what is missing and refuses a storedir, or any
  * existing part of it, that is a symlink, owned by another user, or
@@ -40,6 +41,14 @@ typedef struct Store {
  * group or others"); the reason is owned by the caller.  -EPERM means the
  * store is unsafe (bad input, exit 65); other codes are system errors. */
 int store_open(const char *path, Store *ret, char **ret_err);
+
+/* Open the store at PATH for reading only (status, gc --dry-run): creates
+ * nothing and writes nothing, so it works on a read-only store and a
+ * user's `zeolite status` cannot make the default store before root does.
+ * A missing store is -ENOENT ("'PATH' does not exist"); a missing part of
+ * it is left at -EBADF (read as empty).  Besides the caller's own, a store
+ * owned by root is accepted; the other checks are store_open()'s. */
+int store_open_readonly(const char *path, Store *ret, char **ret_err);
 
 /* Open (creating if missing, mode 0755) subdirectory NAME of DIR_FD with
  * the same safety checks.  Returns an O_DIRECTORY fd or -errno. */

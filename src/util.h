@@ -23,8 +23,13 @@ enum {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1,
 	EXIT_USAGE = 64,
-	EXIT_DATAERR = 65,
-	EXIT_TEMPFAIL = 75,
+	EXIT_DATAERR = 65,  /* bad input: spec, archive, unsafe store */
+	EXIT_NOINPUT = 66,  /* a file or the store does not exist */
+	EXIT_CANTCREAT = 73, /* cannot create the store or an output */
+	EXIT_IOERR = 74,    /* read or write error */
+	EXIT_TEMPFAIL = 75, /* gave up waiting for a lock */
+	EXIT_NOPERM = 77,   /* needs root */
+	EXIT_CONFIG = 78,   /* bad config file */
 };
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))

@@ -249,7 +249,7 @@ concurrent_builds() {
 	# script(1) runs the command on a pseudo-terminal and copies the screen.
 	run script -q -e -c "$cmd" "$WORK/screen"
 	[ "$status" -eq 1 ]
-	log=$FIX/store/tmp/23.0-default/stage4-amd64-tty.log
+	log=$FIX/store/logs/23.0-default/stage4-amd64-tty-latest.log
 	grep -q "zeolite-target: build: running: emerge .*fail/fail" "$log"
 	grep -q "zeolite-target: build: running: emerge .*fail/fail" "$WORK/screen"
 	grep -q "zeolite-target: build: error: emerge .* failed" "$WORK/screen"

@@ -71,9 +71,11 @@ SPECS="$BATS_TEST_DIRNAME/../data/specs"
 	run --separate-stderr "${Z[@]}" check --json "$SPECS/good-stage4.spec" "$SPECS/good-stage1.spec"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 2 ]
-	python3 - "${lines[0]}" <<'PY'
+	python3 - "${lines[0]}" "$SPECS/good-stage4.spec" <<'PY'
 import json, sys
-d = json.loads(sys.argv[1])
+o = json.loads(sys.argv[1])
+assert o["version"] == 1 and o["file"] == sys.argv[2] and o["ok"] is True and o["errors"] == [], o
+d = o["spec"]
 assert d["target"] == "stage4", d
 assert d["stage4/packages"] == ["sys-libs/glibc:2.2", "media-libs/mesa", "sys-auth/pambase"], d
 assert d["stage4/rcadd"] == ["sshd|default", "net.eth0|boot"], d

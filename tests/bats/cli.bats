@@ -91,9 +91,9 @@ load lib
 	[ "$status" -eq 64 ]
 }
 
-@test "a missing config file given with -c: exit 65 naming it" {
+@test "a missing config file given with -c: exit 66 naming it" {
 	run --separate-stderr "$ZEOLITE" -c "$WORK/nope.conf" check x.spec
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	[[ "${stderr_lines[0]}" == "zeolite: $WORK/nope.conf: "* ]]
 }
 
@@ -127,10 +127,11 @@ load lib
 	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" --dry-run
 	[[ "$stderr" != *"--dry-run"* ]]
 	[ ! -e "$STORE/tmp" ] || [ -z "$(ls -A "$STORE/tmp")" ]
-	# --enter-chroot after the operand is seen (and refused) before anything is read
-	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" --enter-chroot
+	# --enter-chroot after the operand is seen (and, without a terminal,
+	# refused) before anything is read
+	run --separate-stderr "${Z[@]}" build "$WORK/x.spec" --enter-chroot < /dev/null
 	[ "$status" -eq 64 ]
-	[[ "${stderr_lines[0]}" == "zeolite: build: --enter-chroot is not supported yet"* ]]
+	[[ "${stderr_lines[0]}" == "zeolite: build: --enter-chroot needs a terminal on stdin" ]]
 }
 
 @test "-- ends the options: what follows is an operand" {
@@ -142,18 +143,18 @@ load lib
 
 @test "global options are accepted after the command and after -f" {
 	run --separate-stderr "$ZEOLITE" status -c "$WORK/missing.conf"
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
 	run --separate-stderr "$ZEOLITE" -f "$WORK/x.spec" -c "$WORK/missing.conf"
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	[[ "$stderr" == *"$WORK/missing.conf: cannot read config file"* ]]
 }
 
-@test "--enter-chroot is refused, never ignored, in every position; -F is read in every position" {
+@test "--enter-chroot is read, never ignored, in every position; -F is read in every position" {
 	for args in "--enter-chroot -f S" "-f S --enter-chroot" "build S --enter-chroot" "--enter-chroot build S"; do
-		run --separate-stderr "${Z[@]}" $args
+		run --separate-stderr "${Z[@]}" $args < /dev/null
 		[ "$status" -eq 64 ]
-		[[ "${stderr_lines[0]}" == *"not supported yet; nothing was done" ]]
+		[[ "${stderr_lines[0]}" == *"--enter-chroot needs a terminal on stdin" ]]
 	done
 	for args in "-F -f $WORK/no.spec" "-f $WORK/no.spec -F" "--fetchonly -f $WORK/no.spec" "build $WORK/no.spec --fetchonly"; do
 		run --separate-stderr "${Z[@]}" $args
@@ -167,7 +168,7 @@ load lib
 	[ "$status" -eq 64 ]
 	[[ "${stderr_lines[0]}" == "zeolite: --log-level: 'loud' is not one of"* ]]
 	run --separate-stderr "${Z[@]}" --log-file "$WORK/log" -c "$WORK/missing.conf" status
-	[ "$status" -eq 65 ]
+	[ "$status" -eq 66 ]
 	grep -q 'error   : .*missing.conf: cannot read config file' "$WORK/log"
 	[[ "$stderr" == *"missing.conf: cannot read config file"* ]]
 }
@@ -189,6 +190,7 @@ load lib
 			[[ "${stderr_lines[0]}" == "zeolite: "*"$f "*"(nothing was done)" ]]
 		done
 	done
+	mkdir -p "$STORE"
 	run --separate-stderr "${Z[@]}" --unversioned-cachedir status
 	[ "$status" -eq 0 ]
 	run --separate-stderr "${Z[@]}" status --unversioned-cachedir

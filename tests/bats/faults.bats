@@ -137,3 +137,57 @@ $what: $stderr"
 	[ "${ZEOLITE_FAULTS:-}" = full ] || skip "make check-faults runs the full sweep"
 	sweep images "EIO ENOSPC" all
 }
+
+# The pack step (tests/bats/pack.bats has the full sweep, PACK_FAULTS=1):
+# a sample, so that `make check` covers it too.  After each fault no side
+# file stands without its tarball or beside another build's (the .sha256
+# and DIGESTS there verify against the tarball), and the next run is clean.
+pack_set_consistent() {
+	local d=$1 T=s.tar.gz
+	if [ ! -e "$d/$T" ]; then
+		[ -z "$(ls "$d" | grep "^$T\." || true)" ] || { echo "side files without their tarball"; return 1; }
+		return 0
+	fi
+	# While a committed set rolls forward the tarball may stand without
+	# its side files for a moment (docs/build.md, "Outputs"); never with
+	# another build's.
+	[ ! -e "$d/$T.sha256" ] || (cd "$d" && sha256sum -c --quiet "$T.sha256") ||
+		{ echo ".sha256 does not match"; return 1; }
+	[ ! -e "$d/$T.DIGESTS" ] ||
+		(cd "$d" && grep -A1 '^# SHA512 HASH$' "$T.DIGESTS" | grep -v -e '^#' -e '^--$' | grep -v CONTENTS |
+			sha512sum -c --quiet) || { echo "DIGESTS do not match"; return 1; }
+}
+
+@test "the pack step under fault injection: a sample (EIO at the first, middle and last call)" {
+	command -v strace > /dev/null || skip "no strace"
+	[ -n "${PACK_TREE:-}" ] || skip "no pack-tree"
+	mkdir -p "$WORK/v1/etc" "$WORK/v2/etc" "$WORK/out"
+	echo one > "$WORK/v1/etc/version"
+	echo two > "$WORK/v2/etc/version"
+	runs=0 failed=0
+	for sys in openat write fsync renameat renameat2 unlinkat; do
+		rm -rf "$WORK/out"; mkdir "$WORK/out"
+		"$PACK_TREE" "$WORK/v1" "$WORK/out" s sha512
+		n=$(strace -f -qq -e trace=$sys -o /dev/stdout "$PACK_TREE" "$WORK/v2" "$WORK/out" s sha512 2>/dev/null | grep -c "$sys(" || true)
+		[ "$n" -gt 0 ] || continue
+		for at in $(printf '%s\n' 1 $(( (n + 1) / 2 )) "$n" | sort -un); do
+			rm -rf "$WORK/out"; mkdir "$WORK/out"
+			"$PACK_TREE" "$WORK/v1" "$WORK/out" s sha512
+			run --separate-stderr strace -f -qq -o /dev/null -e trace=$sys -e inject=$sys:error=EIO:when=$at \
+				"$PACK_TREE" "$WORK/v2" "$WORK/out" s sha512
+			runs=$((runs + 1))
+			[ "$status" -lt 124 ] || { echo "$sys #$at: status $status"; false; }
+			pack_set_consistent "$WORK/out" || { echo "$sys #$at"; ls -a "$WORK/out"; false; }
+			if [ "$status" -ne 0 ]; then
+				failed=$((failed + 1))
+				[[ "$stderr" == *"Input/output error"* ]] || { echo "$sys #$at: unclear: $stderr"; false; }
+			fi
+			run --separate-stderr "$PACK_TREE" "$WORK/v2" "$WORK/out" s sha512
+			[ "$status" -eq 0 ] || { echo "$sys #$at: next run: $stderr"; false; }
+			pack_set_consistent "$WORK/out"
+			tar -xOzf "$WORK/out/s.tar.gz" ./etc/version | grep -q two
+			[ -z "$(ls -A "$WORK/out" | grep '^\.' || true)" ] || { echo "$sys #$at: leftovers: $(ls -A "$WORK/out")"; false; }
+		done
+	done
+	echo "# pack (sample, EIO): $runs runs, $failed failed, inconsistent 0, failed next runs 0" >&3
+}

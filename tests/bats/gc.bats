@@ -89,7 +89,7 @@ load lib
 # Issue 12: a pack killed while publishing leaves .tmp.* files or an
 # unfinished stage in builds/; gc removes them (as the next pack there does).
 @test "gc removes leftovers of killed packs in builds/, not a live pack's stage" {
-	"${Z[@]}" status > /dev/null
+	mkdir -p "$STORE"
 	mkdir -p "$STORE/builds/default/sub"
 	head -c 100000 /dev/urandom > "$STORE/builds/default/.tmp.stage3-amd64.tar.xz.aBc123"
 	mkdir "$STORE/builds/default/sub/.zeolite-pack.dead1"
@@ -107,4 +107,21 @@ load lib
 	[ ! -e "$STORE/builds/default/sub/.zeolite-pack.dead1" ]
 	[ -d "$STORE/builds/default/.zeolite-pack.live1" ]
 	echo go > "$WORK/release"
+}
+
+@test "gc that cannot remove an entry says so, not 'removed', and fails" {
+	command -v strace > /dev/null || skip "no strace"
+	make_snapshot "$WORK/gentoo-r.tar.gz" 10
+	path=$("${Z[@]}" prepare "$WORK/gentoo-r.tar.gz")
+	run --separate-stderr strace -f -qq -o /dev/null -e trace=renameat -e inject=renameat:error=EIO \
+		"${Z[@]}" gc --keep 0
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not removed: moving it into .trash/ and deleting it: Input/output error"* ]] || { echo "$output"; false; }
+	[[ "$output" != *"removed: unused"* ]]
+	[[ "$stderr" == "zeolite: gc: in $STORE/cache: not everything could be removed (see above): Input/output error" ]] || { echo "$stderr"; false; }
+	[ -d "$path" ]
+	run "${Z[@]}" gc --keep 0
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"removed: unused"* ]]
+	[ ! -e "$path" ]
 }

@@ -100,13 +100,14 @@ line_of() {
 	run --separate-stderr "${Z[@]}" build -j 2 "$WORK/s3.spec" "$WORK/bad.spec" "$WORK/dep.spec" "$WORK/dep2.spec" \
 		"$WORK/s1.spec"
 	[ "$status" -eq 1 ]
-	log="$FIX/store/tmp/23.0-default/stage4-amd64-$T-bad.log"
-	echo "$output" | grep -E "^stage4-amd64-$T-bad +failed +[0-9.]+ s  step 'build' failed: exit status [0-9]+ \(log: $log\)$"
+	# This run's log (zeolite(1) LOGS), a regular expression.
+	log="$FIX/store/logs/23.0-default/stage4-amd64-$T-bad-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?\.log"
+	echo "$output" | grep -E "^stage4-amd64-$T-bad +failed +[0-9.]+ s  step 'build' failed: exit status [0-9]+ \(log: $log\)$" || { echo "$output"; false; }
 	echo "$output" | grep -E "^stage4-amd64-$T-dep +skipped +-  its seed's build stage4-amd64-$T-bad failed$"
 	echo "$output" | grep -E "^stage4-amd64-$T-dep2 +skipped +-  its seed's build stage4-amd64-$T-dep was skipped$"
 	echo "$output" | grep -E "^stage1-amd64-$T-ind +done "
 	echo "$output" | grep -E "^stage3-amd64-$T-a +done "
-	grep -q "failing on purpose" "$log"
+	grep -q "failing on purpose" "$FIX/store/logs/23.0-default/stage4-amd64-$T-bad-latest.log"
 	# The skipped ones never started.
 	[[ "$stderr" != *"build stage4-amd64-$T-dep: started"* ]]
 	[[ "$stderr" != *"[stage4-amd64-$T-dep]"* ]]
@@ -296,17 +297,17 @@ stage4-amd64-$T-b 103" ]
 	[ "$status" -eq 1 ]
 	echo "$output" | python3 -c '
 import json, sys
-t, out, tmp = sys.argv[1:4]
+t, out, logs = sys.argv[1:4]
 b = {x["name"]: x for x in json.load(sys.stdin)["builds"]}
 a = b["stage3-amd64-%s-a" % t]
 assert a["result"] == "done" and a["output"] == out + "/stage3-amd64-%s-a.tar.xz" % t and a["duration_s"] >= 0, a
 bad = b["stage4-amd64-%s-bad" % t]
 assert bad["result"] == "failed" and "step '"'"'build'"'"' failed" in bad["reason"], bad
-assert bad["log"] == tmp + "/stage4-amd64-%s-bad.log" % t, bad
+assert bad["log"] == logs + "/stage4-amd64-%s-bad-latest.log" % t, bad
 dep = b["stage4-amd64-%s-dep" % t]
 assert dep["result"] == "skipped" and "duration_s" not in dep, dep
 assert dep["reason"] == "its seed'"'"'s build stage4-amd64-%s-bad failed" % t, dep
-' "$T" "$OUT" "$FIX/store/tmp/23.0-default"
+' "$T" "$OUT" "$FIX/store/logs/23.0-default"
 	# -n: one plan object per line, in the graph's order.
 	run --separate-stderr "${Z[@]}" build -j 2 -n --json "$WORK/bad.spec" "$WORK/s3.spec"
 	[ "$status" -eq 0 ]

@@ -43,7 +43,7 @@ json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[s
 }
 
 @test "names are found in snapshots/, with or without extension" {
-	"${Z[@]}" status > /dev/null
+	"${Z[@]}" gc > /dev/null
 	make_snapshot "$STORE/snapshots/gentoo-abc123.tar.zst" 10
 	make_snapshot "$STORE/snapshots/portage-20190214.tar.xz" 10 portage
 	run --separate-stderr "${Z[@]}" --json prepare gentoo-abc123
@@ -346,7 +346,7 @@ PY
 
 @test "a symlink in snapshots/ is followed; a FIFO there is refused at once" {
 	make_snapshot "$WORK/gentoo-real.tar.gz" 10
-	"${Z[@]}" status > /dev/null
+	"${Z[@]}" gc > /dev/null
 	ln -s "$WORK/gentoo-real.tar.gz" "$STORE/snapshots/gentoo-ln.tar.gz"
 	run --separate-stderr "${Z[@]}" prepare gentoo-ln
 	[ "$status" -eq 0 ] || { echo "$stderr"; false; }

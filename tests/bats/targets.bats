@@ -496,8 +496,8 @@ check_stage4() {
 	# argparse's exit status 2, as portage's emerge
 	run -2 "${e[@]}" --frobnicate sys-apps/foo
 	[[ "$output" == *"emerge: error: unrecognized arguments: --frobnicate"* ]]
-	run -2 "${e[@]}" -uDX @world
-	[[ "$output" == *"unrecognized arguments: -X"* ]]
+	run -2 "${e[@]}" -uDZ @world
+	[[ "$output" == *"unrecognized arguments: -Z"* ]]
 	run -2 "${e[@]}" --with-bdeps
 	run -1 "${e[@]}" @nonesuch
 	run -1 "${e[@]}" --root=/nonesuch sys-apps/foo
@@ -520,6 +520,37 @@ check_stage4() {
 	# One environment record a call, refused calls included.
 	[ "$(grep -c '^=== emerge ' "$ROOT/var/log/emerge-standin.env")" -eq "$(grep -c . "$LOG")" ]
 	env_of '^=== emerge -b @system$' | grep -qx 'PKGDIR=/tmp/pk'
+}
+
+@test "stand-in emerge: option values are checked as portage's emerge checks them" {
+	run_step stage3 setup
+	local e=(chroot "$ROOT" /usr/bin/env -i "$PATHVAR" emerge --pretend)
+	# Each of these exits 2 with the real emerge (docs/testing.md).
+	local bad
+	for bad in --binpkg-respect-use=yes --buildpkg=yes --with-bdeps=yes --implicit-system-deps=no \
+		--newuse=y --oneshot=y --noreplace=y --nospinner=y --ignore-default-opts=y \
+		--load-average=0 '--load-average 0.0' -l0 '--backtrack x/y' --deep=x --jobs=x \
+		'--implicit-system-deps x/y' '--color x/y'; do
+		# shellcheck disable=SC2086 # split on purpose
+		run -2 "${e[@]}" $bad x/y
+		[[ "$output" == *"emerge: error: "* ]]
+	done
+	run -2 "${e[@]}" --oneshot=y x/y
+	[[ "$output" == *"argument --oneshot: ignored explicit argument 'y'"* ]]
+	run -2 "${e[@]}" --buildpkg=yes x/y
+	[[ "$output" == *"argument --buildpkg: invalid choice: 'yes' (choose from 'True', 'y', 'n')"* ]]
+	run -2 "${e[@]}" --load-average 0 x/y
+	[[ "$output" == *"Invalid --load-average parameter: '0'"* ]]
+	# ... and each of these it accepts.
+	local good
+	for good in -j2 '-j 2' -uDN '--jobs 0' '--jobs x/y' --jobs=y '--binpkg-respect-use x/y' \
+		'--binpkg-respect-use y' --binpkg-respect-use=True '--deep 3' '--load-average 2.5' \
+		'--backtrack 30' '--with-bdeps y' --verbose-conflicts --update-if-installed \
+		'--rebuilt-binaries x/y' '--exclude x/z' --buildpkg=n --implicit-system-deps=n \
+		'-X x/z' -Xx/z '-A n' -W -d -r; do
+		# shellcheck disable=SC2086 # split on purpose
+		run -0 "${e[@]}" $good x/y
+	done
 }
 
 @test "stand-in emerge: an unresolvable profile fails as portage's emerge does" {

@@ -33,7 +33,7 @@ options = [${FIXTURE_OPTIONS:-}]
 jobs = 2
 CONF
 z=("$zeolite" -c "$out/zeolite.conf")
-"${z[@]}" status > /dev/null   # creates the store
+"${z[@]}" gc > /dev/null   # creates the store (status only reads)
 
 # The seed.
 hook="$out/seed-hook.sh"

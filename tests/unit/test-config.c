@@ -390,6 +390,10 @@ static void test_load_average_negative(void **state)
 {
 	(void) state;
 	check_load_error("load-average = -0.5\n", "1: 'load-average' must not be negative");
+	/* emerge exits 2 on --load-average 0 */
+	check_load_error("load-average = 0\n", "1: 'load-average' must be greater than 0 (emerge refuses --load-average 0)");
+	check_load_error("load-average = 0.0\n", "1: 'load-average' must be greater than 0 (emerge refuses --load-average 0)");
+	check_load_error("load-average = +0.0\n", "1: 'load-average' must be greater than 0 (emerge refuses --load-average 0)");
 }
 
 static void test_load_average_values(void **state)

@@ -154,6 +154,33 @@ static void test_refuses_file(void **state)
 	expect_refused("is not a directory");
 }
 
+/* store_open_readonly(): a missing store is -ENOENT naming it, and
+ * nothing is created; missing parts read as absent (-EBADF fds). */
+static void test_readonly_creates_nothing(void **state)
+{
+	Store s = STORE_INIT;
+	char *err = NULL;
+	char want[160];
+	struct stat st;
+
+	(void) state;
+	assert_int_equal(store_open_readonly(store, &s, &err), -ENOENT);
+	snprintf(want, sizeof(want), "'%s' does not exist", store);
+	assert_string_equal(err, want);
+	free(err);
+	err = NULL;
+	assert_int_equal(stat(store, &st), -1);
+
+	assert_int_equal(mkdir(store, 0755), 0);
+	assert_int_equal(store_open_readonly(store, &s, &err), 0);
+	assert_null(err);
+	assert_true(s.fd >= 0);
+	assert_int_equal(s.snapshots_fd, -EBADF);
+	assert_int_equal(s.cache_seeds_fd, -EBADF);
+	store_close(&s);
+	assert_int_equal(rmdir(store), 0); /* still empty */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +191,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_foreign_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_symlinked_part, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readonly_creates_nothing, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
