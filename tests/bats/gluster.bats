@@ -120,8 +120,18 @@ paused() {
 	echo "${line#* }"
 }
 
+# make_store: the store made from A (a first prepare makes it).
+make_store() {
+	make_snapshot "$WORK/init.tar.gz" 1
+	"${ZA[@]}" prepare "$WORK/init.tar.gz" > /dev/null
+	[ -d "$GL/b/$T/store/cache/snapshots" ]
+}
+
 @test "the store is on fuse.glusterfs, no warning; O_TMPFILE and RENAME_NOREPLACE are missing there" {
-	run --separate-stderr "${ZA[@]}" status
+	run --separate-stderr "${ZA[@]}" prepare "$(make_snapshot "$WORK/init.tar.gz" 1; echo "$WORK/init.tar.gz")"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	run --separate-stderr "${ZB[@]}" status
 	[ "$status" -eq 0 ]
 	[ -z "$stderr" ]
 	[ "$(stat -f -c %t "$GL/a/$T/store")" = 65735546 ]
@@ -134,8 +144,7 @@ paused() {
 	n=${ZEOLITE_TEST_CONCURRENCY:-8}
 	# The store made first, from A (docs/shared-stores.md: creating it
 	# from two clients at once can fail on one of them).
-	"${ZA[@]}" status > /dev/null
-	[ -d "$GL/b/$T/store/cache/snapshots" ]
+	make_store
 	for round in 1 2 3; do
 		snap "gentoo-r$round.tar.xz" 100
 		mkdir "$WORK/ref$round" && tar -C "$WORK/ref$round" -xf "$WORK/gentoo-r$round.tar.xz"
@@ -230,6 +239,7 @@ paused() {
 
 @test "a store on an untested shared filesystem (NFS, a FUSE other than GlusterFS) warns, naming it; the store works" {
 	# f_type faked (test hook): no NFS client or other FUSE filesystem here.
+	mkdir "$WORK/s"
 	run --separate-stderr env ZEOLITE_TEST_FSTYPE=6969 "$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/s" status
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == "zeolite: '$WORK/s' is on NFS: zeolite's locks were not shown to hold between the clients of this filesystem; do not share it between hosts (docs/shared-stores.md)" ]]
