@@ -63,7 +63,8 @@ teardown_file() {
 	local m p f
 	[ -n "${GL:-}" ] || return 0
 	for m in a b; do
-		mountpoint -q "$GL/$m" && { umount "$GL/$m" || umount -l "$GL/$m" || true; }
+		# By /proc/self/mountinfo: a dead client's mount fails mountpoint(1).
+		grep -q " $GL/$m " /proc/self/mountinfo && { umount "$GL/$m" || umount -l "$GL/$m" || true; }
 		if [ -f "$GL/client-$m.pid" ]; then
 			p=$(cat "$GL/client-$m.pid")
 			kill -9 "$p" 2> /dev/null || true
@@ -96,7 +97,8 @@ teardown() {
 	if [ -f "$WORK/pids" ]; then
 		while read -r p; do kill -9 "$p" 2> /dev/null || true; done < "$WORK/pids"
 	fi
-	rm -rf "$WORK" "$GL/a/$T"
+	rm -rf "$WORK"
+	rm -rf "$GL/a/$T" || true   # A's client may be the one a test killed
 }
 
 json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[sys.argv[1]])' "$1"; }
@@ -248,4 +250,28 @@ make_store() {
 	[[ "$stderr" == "zeolite: '$WORK/s' is on "*" (FUSE): zeolite's locks were not shown"* ]]
 	run --separate-stderr "$ZEOLITE" -c "$WORK/empty.conf" --storedir "$WORK/s" status
 	[ -z "$stderr" ]
+}
+
+@test "A's glusterfs client killed (-9, as a host dying) while its preparer holds the lock: B takes over" {
+	make_store
+	snap gentoo-h.tar.xz 100
+	mkdir "$WORK/ref" && tar -C "$WORK/ref" -xf "$WORK/gentoo-h.tar.xz"
+	holder=$(paused a filled gentoo-h.tar.xz)
+	[ -n "$holder" ]
+	run --separate-stderr "${ZB[@]}" --lock-timeout 0 prepare "$GL/b/$T/gentoo-h.tar.xz"
+	[ "$status" -eq 75 ]
+	kill -9 "$(cat "$GL/client-a.pid")"
+	# The brick drops the dead client's locks when its connection closes.
+	run --separate-stderr "${ZB[@]}" --lock-timeout 60 --json prepare "$GL/b/$T/gentoo-h.tar.xz"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = unpacked ]
+	[ "$(json_field recovered <<< "$output")" = True ]
+	[ "$(tree_digest "$(json_field path <<< "$output")")" = "$(tree_digest "$WORK/ref")" ]
+	kill -9 "$holder"
+	umount "$GL/a" || umount -l "$GL/a"
+	mount_client a
+	run "${ZA[@]}" --json prepare "$GL/a/$T/gentoo-h.tar.xz"
+	[ "$status" -eq 0 ]
+	[ "$(json_field action <<< "$output")" = reused ]
 }
