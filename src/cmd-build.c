@@ -291,28 +291,32 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			(void) mark_step(work_fd, "populated");
 	}
 
+	/* What every step's sandbox (and --enter-chroot's shell) shares. */
+	const SandboxConfig sandbox_base = {
+		.lower = seed_tree,
+		.upper = upper,
+		.overlay_work = owork,
+		.root = root,
+		.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
+		.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
+		.repo_target = repo,
+		.binds = binds,
+		.n_binds = n_binds,
+		.hostname = "zeolite",
+		.envp = env,
+		.personality = b->arch.personality, /* catalyst's setarch */
+	};
+
 	if (enter_chroot) {
 		/* catalyst's --enter-chroot: the steps' sandbox, a shell in
 		 * it; everything goes with the shell's PID namespace. */
 		char *sh_argv[] = { "/bin/sh", "-i", NULL };
 		int status = 0;
-		SandboxConfig sc = {
-			.lower = seed_tree,
-			.upper = upper,
-			.overlay_work = owork,
-			.root = root,
-			.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
-			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
-			.repo_target = repo,
-			.binds = binds,
-			.n_binds = n_binds,
-			.hostname = "zeolite",
-			.argv = sh_argv,
-			.envp = env,
-			.log_fd = STDERR_FILENO,
-			.keep_stdin = true,
-			.personality = b->arch.personality,
-		};
+		SandboxConfig sc = sandbox_base;
+
+		sc.argv = sh_argv;
+		sc.log_fd = STDERR_FILENO;
+		sc.keep_stdin = true;
 		log_info("build %s: entering the sandbox (%s); exit the shell to leave", b->name, b->work);
 		r = sandbox_run(&sc, &status, ret_err);
 		if (r >= 0)
@@ -343,22 +347,9 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 		build_log_line(b->log, "step '%s' started", steps[i]);
 		step_t0 = now_ms();
 		test_point(steps[i]);
-		SandboxConfig sc = {
-			.lower = seed_tree,
-			.upper = upper,
-			.overlay_work = owork,
-			.root = root,
-			.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
-			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
-			.repo_target = repo,
-			.binds = binds,
-			.n_binds = n_binds,
-			.hostname = "zeolite",
-			.argv = argv,
-			.envp = env,
-			.log_fd = log_fd,
-			.personality = b->arch.personality, /* catalyst's setarch */
-		};
+		SandboxConfig sc = sandbox_base;
+		sc.argv = argv;
+		sc.log_fd = log_fd;
 		r = sandbox_run(&sc, &status, ret_err);
 		close(log_fd);
 		if (tee > 0)
