@@ -404,6 +404,21 @@ static void pack_note(const char *msg, void *userdata)
 	fprintf(stderr, "zeolite: builds/%s: %s\n", b->rel_type, msg);
 }
 
+/* The pack child's progress line (a terminal only: progress.h). */
+static void pack_progress(uint64_t in, uint64_t out, void *userdata)
+{
+	const Build *b = userdata;
+	static int64_t t0;
+	int64_t ms;
+
+	if (!t0)
+		t0 = now_ms();
+	ms = now_ms() - t0;
+	progress_line("build %s: packing %s: %.0f MiB in, %.0f MiB out, %.0f MiB/s", b->name, b->out_name,
+		      (double) in / 1048576.0, (double) out / 1048576.0,
+		      ms > 0 ? (double) in / 1048576.0 / ((double) ms / 1000.0) : 0.0);
+}
+
 static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
@@ -455,6 +470,7 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 			.name = b->name,
 			.tarball = b->out_name,
 			.note = pack_note,
+			.progress = progress_enabled() ? pack_progress : NULL,
 			.note_userdata = (void *) b,
 			.compression = b->compression,
 			.threads = b->threads,
@@ -463,6 +479,7 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 			.digest_format = b->cfg->digest_format,
 		};
 		q = pack_tree(&pr, &res, &e);
+		progress_clear();
 		if (q < 0)
 			goto child_fail;
 		/* Published: exit 0 whatever follows; a failed directory fsync
@@ -844,7 +861,15 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 			for (size_t i = 0; i < report->n_steps; i++)
 				buf_printf(&steps, "%s%s %.1f s", i ? ", " : "", report->steps[i].step,
 					   report->steps[i].seconds);
-			log_info("build %s: %s, %s; steps: %s", b.name, report->output, size,
+			char sha512[2 * 64 + 1] = "?";
+			{
+				_cleanup_close_ int tfd = open(report->output, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+				unsigned char md[64];
+				if (tfd >= 0 && archive_sha512_fd(tfd, md) == 0)
+					for (size_t i = 0; i < 64; i++)
+						snprintf(sha512 + 2 * i, 3, "%02x", md[i]);
+			}
+			log_info("build %s: %s, %s, SHA-512 %s; steps: %s", b.name, report->output, size, sha512,
 				 steps.data ? steps.data : "none run");
 			buf_done(&steps);
 		}
