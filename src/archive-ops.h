@@ -24,11 +24,13 @@
 #include "snapshot.h"
 #include "unpack.h"
 
-#define ARCHIVE_OPS_VERSION 3
+#define ARCHIVE_OPS_VERSION 4
 #define ARCHIVE_MODULE_NAME "zeolite-archive.so"
 
 /* SHA-256 of the whole file open at FD (read with pread from offset 0). */
 int archive_sha256_fd(int fd, unsigned char ret[32]);
+/* Likewise SHA-512 (the line after each build names the tarball's). */
+int archive_sha512_fd(int fd, unsigned char ret[64]);
 
 typedef struct ArchiveOps {
 	unsigned version;
@@ -38,6 +40,7 @@ typedef struct ArchiveOps {
 				 char **ret_err);
 	int (*snapshot_make)(const Store *store, const SnapshotRequest *req, char **ret_name, char **ret_err);
 	int (*sha256_fd)(int fd, unsigned char ret[32]);
+	int (*sha512_fd)(int fd, unsigned char ret[64]);
 	int (*image_make)(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
 			  ImageStats *ret_stats, char **ret_err);
 } ArchiveOps;
@@ -49,7 +52,7 @@ typedef struct ArchiveOps {
  * carry libcrypto's pages (issue 15: peak memory); a build loads it in
  * its pack child only.
  */
-#define PACK_OPS_VERSION 1
+#define PACK_OPS_VERSION 2 /* 2: PackRequest.progress */
 #define PACK_MODULE_NAME "zeolite-pack.so"
 
 typedef struct PackOps {

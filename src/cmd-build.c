@@ -291,28 +291,32 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 			(void) mark_step(work_fd, "populated");
 	}
 
+	/* What every step's sandbox (and --enter-chroot's shell) shares. */
+	const SandboxConfig sandbox_base = {
+		.lower = seed_tree,
+		.upper = upper,
+		.overlay_work = owork,
+		.root = root,
+		.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
+		.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
+		.repo_target = repo,
+		.binds = binds,
+		.n_binds = n_binds,
+		.hostname = "zeolite",
+		.envp = env,
+		.personality = b->arch.personality, /* catalyst's setarch */
+	};
+
 	if (enter_chroot) {
 		/* catalyst's --enter-chroot: the steps' sandbox, a shell in
 		 * it; everything goes with the shell's PID namespace. */
 		char *sh_argv[] = { "/bin/sh", "-i", NULL };
 		int status = 0;
-		SandboxConfig sc = {
-			.lower = seed_tree,
-			.upper = upper,
-			.overlay_work = owork,
-			.root = root,
-			.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
-			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
-			.repo_target = repo,
-			.binds = binds,
-			.n_binds = n_binds,
-			.hostname = "zeolite",
-			.argv = sh_argv,
-			.envp = env,
-			.log_fd = STDERR_FILENO,
-			.keep_stdin = true,
-			.personality = b->arch.personality,
-		};
+		SandboxConfig sc = sandbox_base;
+
+		sc.argv = sh_argv;
+		sc.log_fd = STDERR_FILENO;
+		sc.keep_stdin = true;
 		log_info("build %s: entering the sandbox (%s); exit the shell to leave", b->name, b->work);
 		r = sandbox_run(&sc, &status, ret_err);
 		if (r >= 0)
@@ -343,22 +347,9 @@ static int run_steps(const Build *b, int work_fd, const char *seed_tree, const c
 		build_log_line(b->log, "step '%s' started", steps[i]);
 		step_t0 = now_ms();
 		test_point(steps[i]);
-		SandboxConfig sc = {
-			.lower = seed_tree,
-			.upper = upper,
-			.overlay_work = owork,
-			.root = root,
-			.snapshot_image = b->snapshot_is_image ? b->snapshot_path : NULL,
-			.snapshot_tree = b->snapshot_is_image ? NULL : snapshot_tree,
-			.repo_target = repo,
-			.binds = binds,
-			.n_binds = n_binds,
-			.hostname = "zeolite",
-			.argv = argv,
-			.envp = env,
-			.log_fd = log_fd,
-			.personality = b->arch.personality, /* catalyst's setarch */
-		};
+		SandboxConfig sc = sandbox_base;
+		sc.argv = argv;
+		sc.log_fd = log_fd;
 		r = sandbox_run(&sc, &status, ret_err);
 		close(log_fd);
 		if (tee > 0)
@@ -413,6 +404,21 @@ static void pack_note(const char *msg, void *userdata)
 	fprintf(stderr, "zeolite: builds/%s: %s\n", b->rel_type, msg);
 }
 
+/* The pack child's progress line (a terminal only: progress.h). */
+static void pack_progress(uint64_t in, uint64_t out, void *userdata)
+{
+	const Build *b = userdata;
+	static int64_t t0;
+	int64_t ms;
+
+	if (!t0)
+		t0 = now_ms();
+	ms = now_ms() - t0;
+	progress_line("build %s: packing %s: %.0f MiB in, %.0f MiB out, %.0f MiB/s", b->name, b->out_name,
+		      (double) in / 1048576.0, (double) out / 1048576.0,
+		      ms > 0 ? (double) in / 1048576.0 / ((double) ms / 1000.0) : 0.0);
+}
+
 static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 {
 	_cleanup_free_ char *upper = xasprintf("%s/upper", b->work);
@@ -464,6 +470,7 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 			.name = b->name,
 			.tarball = b->out_name,
 			.note = pack_note,
+			.progress = progress_enabled() ? pack_progress : NULL,
 			.note_userdata = (void *) b,
 			.compression = b->compression,
 			.threads = b->threads,
@@ -472,6 +479,7 @@ static int pack_result(const Build *b, const char *seed_tree, char **ret_err)
 			.digest_format = b->cfg->digest_format,
 		};
 		q = pack_tree(&pr, &res, &e);
+		progress_clear();
 		if (q < 0)
 			goto child_fail;
 		/* Published: exit 0 whatever follows; a failed directory fsync
@@ -853,7 +861,15 @@ static int build_one(const Store *st, Build *bp, const BuildOptions *o)
 			for (size_t i = 0; i < report->n_steps; i++)
 				buf_printf(&steps, "%s%s %.1f s", i ? ", " : "", report->steps[i].step,
 					   report->steps[i].seconds);
-			log_info("build %s: %s, %s; steps: %s", b.name, report->output, size,
+			char sha512[2 * 64 + 1] = "?";
+			{
+				_cleanup_close_ int tfd = open(report->output, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+				unsigned char md[64];
+				if (tfd >= 0 && archive_sha512_fd(tfd, md) == 0)
+					for (size_t i = 0; i < 64; i++)
+						snprintf(sha512 + 2 * i, 3, "%02x", md[i]);
+			}
+			log_info("build %s: %s, %s, SHA-512 %s; steps: %s", b.name, report->output, size, sha512,
 				 steps.data ? steps.data : "none run");
 			buf_done(&steps);
 		}

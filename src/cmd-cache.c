@@ -8,6 +8,7 @@
 #include "cache.h"
 #include "main.h"
 #include "output.h"
+#include "progress.h"
 #include "image.h"
 #include "snapshot.h"
 #include "unpack.h"
@@ -60,6 +61,19 @@ static void announce_snapshot(void *userdata _unused_, const char *repo_name, co
 	snprintf(announced_commit, sizeof(announced_commit), "%s", commit);
 	fprintf(f, "Creating %s tree snapshot %s from %s\n", repo_name, commit, git_dir);
 	fflush(f);
+}
+
+/* The snapshot's progress line (a terminal only: progress.h). */
+static void snapshot_progress(void *userdata, uint64_t written)
+{
+	const SnapshotRequest *req = userdata;
+	static int64_t t0;
+
+	if (!t0)
+		t0 = now_ms();
+	progress_line("snapshot %s-%s: %.1f MiB written, %.0f s", req->repo_name,
+		      req->plain_dir ? "(directory)" : (req->treeish ? req->treeish : "HEAD"),
+		      (double) written / 1048576.0, (double) (now_ms() - t0) / 1000.0);
 }
 
 int cmd_snapshot(int argc, char **argv)
@@ -149,7 +163,12 @@ int cmd_snapshot(int argc, char **argv)
 
 	req.lock_timeout_ms = (long) effective_lock_timeout(&cfg, NULL) * 1000;
 	req.resolved = announce_snapshot;
+	if (progress_enabled()) {
+		req.progress = snapshot_progress;
+		req.userdata = &req;
+	}
 	r = snapshot_make(&st, &req, &name, &err);
+	progress_clear();
 	if (r < 0) {
 		log_error("snapshot: %s", err ? err : strerror(-r));
 		return exit_status_for(r);

@@ -115,6 +115,14 @@ int archive_sha256_fd(int fd, unsigned char ret[32])
 	return o->sha256_fd(fd, ret);
 }
 
+int archive_sha512_fd(int fd, unsigned char ret[64])
+{
+	const ArchiveOps *o = archive_ops(NULL);
+	if (!o)
+		return -ELIBACC;
+	return o->sha512_fd(fd, ret);
+}
+
 int pack_tree(const PackRequest *req, PackResult *ret, char **ret_err)
 {
 	const PackOps *o = pack_ops(ret_err);

@@ -117,6 +117,7 @@ typedef struct Packer {
 
 	char *buf;
 	uint64_t entries, bytes_in, sockets;
+	uint64_t next_progress; /* bytes_in at which req->progress is called next */
 } Packer;
 
 _printf_(3, 4) static int fail(Packer *p, int r, const char *fmt, ...)
@@ -293,6 +294,10 @@ static int write_file_data(Packer *p, int fd, const struct stat *st, const char 
 			return fail_tar(p, name);
 		left -= (uint64_t)n;
 		p->bytes_in += (uint64_t)n;
+		if (p->req->progress && p->bytes_in >= p->next_progress) {
+			p->req->progress(p->bytes_in, p->tar_sink.bytes, p->req->note_userdata);
+			p->next_progress = p->bytes_in + (1u << 20);
+		}
 	}
 	return 0;
 }

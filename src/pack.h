@@ -33,6 +33,10 @@ typedef struct PackRequest {
 	char *const *digests;   /* NULL-terminated hashlib names ("sha512", "blake2b", ...) */
 	const char *digest_format; /* "linux" (default) or "bsd" */
 	void (*note)(const char *msg, void *userdata); /* leftovers cleared; may be NULL */
+	/* Called as file data goes in (at most every MiB): bytes of file data
+	 * read so far, bytes of the compressed tarball written so far, and
+	 * NOTE_USERDATA.  May be NULL. */
+	void (*progress)(uint64_t bytes_in, uint64_t bytes_out, void *userdata);
 	void *note_userdata;
 } PackRequest;
 

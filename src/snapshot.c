@@ -43,6 +43,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <nettle/sha2.h>
+#include <pthread.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -873,6 +875,28 @@ static bool repo_name_valid(const char *s)
 	return true;
 }
 
+/* The progress watcher: the size of the file being written, every 250 ms,
+ * until its stop pipe is closed (SnapshotRequest.progress). */
+typedef struct Watch {
+	const SnapshotRequest *req;
+	int fd;
+	int stop[2];
+	pthread_t thread;
+} Watch;
+
+static void *watch_thread(void *userdata)
+{
+	Watch *w = userdata;
+	struct pollfd p = { .fd = w->stop[0], .events = POLLIN };
+
+	while (poll(&p, 1, 250) == 0) {
+		struct stat st;
+		if (fstat(w->fd, &st) == 0)
+			w->req->progress(w->req->userdata, (uint64_t) st.st_size);
+	}
+	return NULL;
+}
+
 /* Make snapshots/NAME from the commit ID (git) or the tree at ROOT_FD
  * (plain) unless it exists: 1 made, 0 there already. */
 static int make_content(const Store *store, const SnapshotRequest *req, int root_fd, const char *id,
@@ -896,12 +920,25 @@ static int make_content(const Store *store, const SnapshotRequest *req, int root
 		return r;
 	}
 
+	Watch w = { .req = req, .fd = tmp.fd, .stop = { -EBADF, -EBADF } };
+	bool watching = req->progress && pipe2(w.stop, O_CLOEXEC) == 0 &&
+			pthread_create(&w.thread, NULL, watch_thread, &w) == 0;
+
 	if (req->git_dir && req->format == SNAPSHOT_SQFS)
 		r = git_to_sqfs(req->git_dir, id, tmp.fd, mask, ret_err);
 	else if (req->git_dir)
 		r = git_to_tar(req->git_dir, id, req->format, tmp.fd, mask, ret_err);
 	else
 		r = plain_to_file(root_fd, req->plain_dir, id, req->format, tmp.fd, mask, ret_err);
+	if (watching) {
+		close(w.stop[1]);
+		w.stop[1] = -EBADF;
+		pthread_join(w.thread, NULL);
+	}
+	if (w.stop[0] >= 0)
+		close(w.stop[0]);
+	if (w.stop[1] >= 0)
+		close(w.stop[1]);
 	if (r < 0)
 		return r;
 

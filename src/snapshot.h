@@ -46,6 +46,9 @@ typedef struct SnapshotRequest {
 	/* With git_dir: called once the tree-ish is resolved, before anything
 	 * is locked or written (catalyst's "Creating ... tree snapshot" line). */
 	void (*resolved)(void *userdata, const char *repo_name, const char *commit, const char *git_dir);
+	/* While the snapshot file is written: every 250 ms, from a thread of
+	 * its own, the bytes written so far.  May be NULL. */
+	void (*progress)(void *userdata, uint64_t written);
 	void *userdata;
 } SnapshotRequest;
 

@@ -67,6 +67,24 @@ setup() {
 	[ "$status" -eq 64 ]
 }
 
+@test "after a build: its output, size, SHA-512 and step times" {
+	run --separate-stderr "${Z[@]}" build "$FIX/stage3.spec"
+	[ "$status" -eq 0 ]
+	sum=$(sha512sum < "$output" | cut -d' ' -f1)
+	[[ "$stderr" == *"build stage3-"*": $output, "*", SHA-512 $sum; steps: setup "*" s, build "*" s"* ]] ||
+		{ echo "$stderr"; false; }
+}
+
+@test "progress on a terminal: the pack step's MiB in, MiB out and rate; none off a terminal" {
+	script -q -e -c "$(printf '%q ' "${Z[@]}" build "$FIX/stage3.spec")" "$WORK/screen" > /dev/null
+	grep -Eq $'\r\e\\[Kbuild stage3-[^ ]*: packing stage3-[^ ]*\\.tar\\.xz: [0-9]+ MiB in, [0-9]+ MiB out, [0-9]+ MiB/s' "$WORK/screen" ||
+		{ cat -v "$WORK/screen" | tail -5; false; }
+	run --separate-stderr "${Z[@]}" build "$FIX/stage3.spec"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"MiB out"* ]]
+	[[ "$stderr" != *$'\r'* ]]
+}
+
 @test "a failed build: the log's result line names the step; build --json has the result" {
 	sed -e 's/^version_stamp: .*/version_stamp: failing/' -e 's|^\tapp-editors/vim|\tfail/fail|' "$FIX/stage4.spec" > "$WORK/fail.spec"
 	run --separate-stderr "${Z[@]}" --json build "$WORK/fail.spec" "$FIX/stage3.spec"

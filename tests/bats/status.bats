@@ -197,6 +197,21 @@ on_tty() {
 	[[ "$stderr" != *"preparing big.tar"* ]]
 }
 
+@test "progress on a terminal: a snapshot's MiB written; none off a terminal" {
+	mkdir -p "$WORK/repo/profiles"
+	echo gentoo > "$WORK/repo/profiles/repo_name"
+	head -c 12582912 /dev/urandom > "$WORK/repo/blob"
+	mkdir -p "$STORE"
+	run on_tty "${Z[@]}" snapshot --repo "$WORK/repo" --format tar.xz
+	[ "$status" -eq 0 ]
+	grep -Eq $'\r\e\\[Ksnapshot gentoo-\\(directory\\): [0-9.]+ MiB written, [0-9]+ s' "$WORK/screen" ||
+		{ cat -v "$WORK/screen" | tail -3; false; }
+	rm -f "$STORE"/snapshots/gentoo-*
+	run --separate-stderr "${Z[@]}" snapshot --repo "$WORK/repo" --format tar.xz
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"MiB written"* ]]
+}
+
 @test "a takeover is announced when it happens, not when the waiter is done" {
 	make_snapshot "$WORK/s.tar.gz" 50
 	mkfifo "$WORK/notify" "$WORK/notify2"
