@@ -156,6 +156,7 @@ for r in $(seq 1 "$rounds"); do
 		[ "$(find "$store/builds/23.0-default" -name 'stage[34]-amd64-rel-*.tar.xz' | wc -l)" = 6 ] ||
 			die "round $r side $side: not 6 outputs"
 	done
+	# shellcheck disable=SC2154 # t_A, t_B: set by eval above
 	python3 - "$r" "$t_A" "$fix/B.times" "$fix/load.A.$r" "$fix/load.B.$r" "$jobs" >> "$results" <<'PY'
 import sys
 r, ta, btimes, la, lb, jobs = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
