@@ -94,7 +94,7 @@ for i in $(seq 1 8); do
 		"$fix/stage3.spec" > "$fix/cold$i.spec"
 done
 mkdir -p "$fix/targets"
-printf '#!/bin/sh\ntouch /var/cache/distfiles/started.$$\nexit 3\n' > "$fix/targets/stage3.sh"
+printf '#!/bin/sh\ntouch "/var/cache/distfiles/started.$clst_version_stamp"\nexit 3\n' > "$fix/targets/stage3.sh"
 export ZEOLITE_TARGETS_DIR=$fix/targets
 z=("$zeolite" -c "$fix/zeolite.conf" -q)
 cold() { rm -rf "$store/cache" "$store/tmp" "$fix/distfiles"/started.*; sync -f "$store"; }
