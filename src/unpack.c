@@ -985,6 +985,80 @@ static int make_hardlink(Unpacker *u, const Entry *e, const char *rel, int pfd, 
 	return 0;
 }
 
+/* Apply directory M's mode, owner and mtime. */
+static int apply_dir(Unpacker *u, const DirMeta *m)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, m->mtime };
+	const char *rel = m->path;
+	int fd;
+
+	if (u->strip == STRIP_ON) {
+		if (!under_top(u, rel))
+			return 0; /* the top directory itself */
+		rel += u->top_len + 1;
+	}
+	fd = cache_walk(u, rel, false);
+	if (fd < 0)
+		return fail_resolve(u, fd, m->path, "directory");
+	if (u->flags & UNPACK_KEEP_OWNER)
+		if (fchown(fd, m->uid, m->gid) < 0)
+			return fail_entry(u, -errno, m->path, "cannot set owner: %m");
+	if (fchmod(fd, file_mode(u, m->mode)) < 0)
+		return fail_entry(u, -errno, m->path, "cannot set mode: %m");
+	if (m->mtime.tv_nsec != UTIME_OMIT && futimens(fd, ts) < 0)
+		return fail_entry(u, -errno, m->path, "cannot set mtime: %m");
+	return 0;
+}
+
+/* Whether directory DIR (a normalised path) is a proper ancestor of NORM. */
+static bool is_ancestor(const char *dir, const char *norm)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(dir, norm, n) == 0 && norm[n] == '/';
+}
+
+/*
+ * u->dirs is a stack: the recorded directories that are ancestors of the
+ * last entry, outermost first.  Before entry NORM, the ones that are not
+ * its ancestors are done with (a depth-first archive has left them): their
+ * metadata is applied now, children before parents, so that memory stays
+ * bounded by the tree's depth, not its number of directories.  An entry
+ * made later in a directory already applied (an archive not in
+ * depth-first order) keeps that directory's mtime: see keep_parent_mtime.
+ */
+static int settle_dirs(Unpacker *u, const char *norm)
+{
+	while (u->n_dirs > 0 && !is_ancestor(u->dirs[u->n_dirs - 1].path, norm)) {
+		DirMeta *m = &u->dirs[u->n_dirs - 1];
+		int r = apply_dir(u, m);
+
+		free(m->path);
+		u->n_dirs--;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Whether NORM's parent is the innermost directory still pending. */
+static bool parent_pending(const Unpacker *u, const char *norm)
+{
+	const char *slash = strrchr(norm, '/');
+	size_t n = slash ? (size_t)(slash - norm) : 0;
+
+	if (n == 0)
+		return true; /* the root: never recorded */
+	return u->n_dirs > 0 && strlen(u->dirs[u->n_dirs - 1].path) == n &&
+	       strncmp(u->dirs[u->n_dirs - 1].path, norm, n) == 0;
+}
+
+/* Apply what is still pending, children before parents. */
+static int finish_dirs(Unpacker *u)
+{
+	return settle_dirs(u, "");
+}
+
 /*
  * Extract one entry.  DATA writes a regular file's content.  All checks
  * that refuse hostile entries are here, common to tar and squashfs.
@@ -1032,6 +1106,9 @@ static int unpack_entry_do(Unpacker *u, const Entry *e, DataFn data, void *ctx)
 	r = place(u, e, norm, &rel);
 	if (r < 0)
 		return r;
+	r = settle_dirs(u, norm);
+	if (r < 0)
+		return r;
 	if (!rel) {
 		/* The root (".") or the stripped top directory: leave DEST_FD alone. */
 		if (e->hardlink || e->type != S_IFDIR)
@@ -1045,18 +1122,33 @@ static int unpack_entry_do(Unpacker *u, const Entry *e, DataFn data, void *ctx)
 	if (pfd < 0)
 		return pfd;
 
+	/* A parent already done with (settle_dirs) keeps its mtime. */
+	struct stat pst;
+	bool keep_parent_mtime = !parent_pending(u, norm) && fstat(pfd, &pst) == 0;
+
 	if (e->hardlink)
-		return make_hardlink(u, e, rel, pfd, base);
-	switch (e->type) {
-	case S_IFREG:
-		return make_file(u, e, pfd, base, data, ctx);
-	case S_IFDIR:
-		return make_dir(u, e, norm, pfd, base);
-	case S_IFLNK:
-		return make_symlink(u, e, pfd, base);
-	default:
-		return make_node(u, e, pfd, base);
+		r = make_hardlink(u, e, rel, pfd, base);
+	else
+		switch (e->type) {
+		case S_IFREG:
+			r = make_file(u, e, pfd, base, data, ctx);
+			break;
+		case S_IFDIR:
+			r = make_dir(u, e, norm, pfd, base);
+			break;
+		case S_IFLNK:
+			r = make_symlink(u, e, pfd, base);
+			break;
+		default:
+			r = make_node(u, e, pfd, base);
+			break;
+		}
+	if (r == 0 && keep_parent_mtime) {
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, pst.st_mtim };
+		if (futimens(pfd, ts) < 0)
+			return fail_entry(u, -errno, e->raw, "cannot keep the parent's mtime: %m");
 	}
+	return r;
 }
 
 static int unpack_entry(Unpacker *u, const Entry *e, DataFn data, void *ctx)
@@ -1066,34 +1158,6 @@ static int unpack_entry(Unpacker *u, const Entry *e, DataFn data, void *ctx)
 	if (r == 0)
 		flusher_kick(u);
 	return r;
-}
-
-/* Apply directory modes, owners and mtimes, children before parents. */
-static int finish_dirs(Unpacker *u)
-{
-	for (size_t i = u->n_dirs; i-- > 0;) {
-		DirMeta *m = &u->dirs[i];
-		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, m->mtime };
-		const char *rel = m->path;
-		int fd;
-
-		if (u->strip == STRIP_ON) {
-			if (!under_top(u, rel))
-				continue; /* the top directory itself */
-			rel += u->top_len + 1;
-		}
-		fd = cache_walk(u, rel, false);
-		if (fd < 0)
-			return fail_resolve(u, fd, m->path, "directory");
-		if (u->flags & UNPACK_KEEP_OWNER)
-			if (fchown(fd, m->uid, m->gid) < 0)
-				return fail_entry(u, -errno, m->path, "cannot set owner: %m");
-		if (fchmod(fd, file_mode(u, m->mode)) < 0)
-			return fail_entry(u, -errno, m->path, "cannot set mode: %m");
-		if (m->mtime.tv_nsec != UTIME_OMIT && futimens(fd, ts) < 0)
-			return fail_entry(u, -errno, m->path, "cannot set mtime: %m");
-	}
-	return 0;
 }
 
 static mode_t read_umask(void)

@@ -356,3 +356,30 @@ PY
 	[ "$status" -eq 65 ]
 	[[ "$stderr" == *"gentoo-fifo.tar.gz': not a regular file" ]]
 }
+
+@test "directory modes and mtimes are the archive's, also when an archive comes back into a directory it left" {
+	python3 - "$WORK/order.tar" <<'PY'
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT)
+def d(name, mtime, mode=0o755, uid=0):
+    i = tarfile.TarInfo(name); i.type = tarfile.DIRTYPE; i.mtime = mtime; i.mode = mode; i.uid = uid
+    t.addfile(i)
+def f(name):
+    i = tarfile.TarInfo(name); i.size = 2; i.mtime = 5000
+    t.addfile(i, io.BytesIO(b"x\n"))
+d("d", 1000); d("d/sub", 2000, 0o700, 42); f("d/sub/f"); d("d/sub/deep", 3000); f("d/sub/deep/g")
+f("e")
+f("d/late")            # back into d after leaving it
+f("d/sub/deep/later")  # and into a directory two levels down
+d("x", 4000); f("x/y")
+t.close()
+PY
+	run --separate-stderr "${Z[@]}" prepare "$WORK/order.tar"
+	[ "$status" -eq 0 ]
+	cd "$output"
+	[ "$(stat -c '%Y %a' d)" = "1000 755" ]
+	[ "$(stat -c '%Y %a' d/sub)" = "2000 700" ]
+	[ "$(stat -c '%Y' d/sub/deep)" = 3000 ]
+	[ "$(stat -c '%Y' x)" = 4000 ]
+	[ -f d/late ] && [ -f d/sub/deep/later ]
+}
