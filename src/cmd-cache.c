@@ -419,8 +419,13 @@ int cmd_prepare(int argc, char **argv)
 
 	fd = open_snapshot(&st, argv[optind], &name);
 	if (fd < 0) {
-		log_error("prepare: snapshot '%s': %s", argv[optind],
-			  fd == -ENOENT ? "not found (neither a file nor a name in snapshots/)" : strerror(-fd));
+		/* A bare name is looked up in snapshots/ only: say so when it
+		 * names a file here. */
+		bool here = fd == -ENOENT && !strchr(argv[optind], '/') && access(argv[optind], F_OK) == 0;
+
+		log_error("prepare: snapshot '%s': %s%s%s", argv[optind],
+			  fd == -ENOENT ? "not found (neither a file nor a name in snapshots/)" : strerror(-fd),
+			  here ? "; for the file in the current directory, give ./" : "", here ? argv[optind] : "");
 		return EXIT_DATAERR;
 	}
 	if (image && !image_can_convert(name)) {

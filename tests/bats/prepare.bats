@@ -58,6 +58,15 @@ json_field() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read())[s
 	[ "$status" -eq 0 ]
 	[ -f "$output/profiles/repo_name" ]
 	[ ! -e "$output/portage" ]
+	# A bare name is a name in snapshots/, even when a file here has it:
+	# the message says how to give the file.
+	make_snapshot "$WORK/here.tar.gz" 5
+	cd "$WORK"
+	run --separate-stderr "${Z[@]}" prepare here.tar.gz
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"'here.tar.gz': not found (neither a file nor a name in snapshots/); for the file in the current directory, give ./here.tar.gz" ]]
+	run --separate-stderr "${Z[@]}" prepare ./here.tar.gz
+	[ "$status" -eq 0 ]
 }
 
 @test "the id is the content, not the name" {
