@@ -186,14 +186,16 @@ for d, ds, fs in os.walk("."):
 @test "gc removes an unused image entry and keeps one in use" {
 	make_seed_tar "$WORK/seed.tar.xz"
 	img=$("${Z[@]}" prepare --image "$WORK/seed.tar.xz")
-	mkfifo "$WORK/held"
-	"${Z[@]}" prepare --image --hold "$WORK/seed.tar.xz" -- sh -c 'echo in > "$0"; exec sleep 600' "$WORK/held" &
-	echo $! >> "$WORK/pids"
+	mkfifo "$WORK/held" "$WORK/release"
+	# The held command says it runs, then blocks until the test releases it.
+	"${Z[@]}" prepare --image --hold "$WORK/seed.tar.xz" -- sh -c 'echo in > "$0"; read -r _ < "$1"' \
+		"$WORK/held" "$WORK/release" &
+	holder=$!
 	read -r _ < "$WORK/held"
 	"${Z[@]}" gc --keep 0
 	[ -f "$img" ]
-	kill -9 "$(cat "$WORK/pids")"; wait || true
-	pkill -f "exec sleep 600" || true
+	echo > "$WORK/release"
+	wait "$holder"
 	"${Z[@]}" gc --keep 0
 	[ ! -e "$img" ]
 }

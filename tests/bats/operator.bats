@@ -160,19 +160,25 @@ fix_mounts() {
 	[ -f "$FIX/store/tmp/23.0-default/stage3-amd64-openrc-fixture/upper/tmp/shell-pid" ]
 	[ "$(fix_mounts)" = "$(cat "$WORK/mounts.before")" ]
 	# kill -9 of zeolite while the shell runs: the shell and the mounts go.
+	# The shell holds alive.fifo (in the distdir, bound into the sandbox)
+	# open for writing: its first line says it runs, and its EOF that
+	# every process of the sandbox is gone.
 	mkfifo "$WORK/go"
-	( printf 'echo STARTED > /tmp/started\n'; cat "$WORK/go"; printf 'exit\n' ) | \
+	rm -f "$FIX/distfiles/alive.fifo"; mkfifo "$FIX/distfiles/alive.fifo"
+	( printf 'exec 3> /var/cache/distfiles/alive.fifo; echo STARTED >&3\n'; cat "$WORK/go"; printf 'exit\n' ) | \
 		script -q -e -c "$(printf '%q ' "${Z[@]}" build --enter-chroot "$FIX/stage3.spec")" "$WORK/screen2" > /dev/null &
 	spid=$!
 	echo $spid >> "$WORK/pids"
-	started="$FIX/store/tmp/23.0-default/stage3-amd64-openrc-fixture/upper/tmp/started"
-	rm -f "$started"
-	until [ -f "$started" ]; do kill -0 $spid || { cat "$WORK/screen2"; false; }; sleep 0.1; done
+	exec 4< "$FIX/distfiles/alive.fifo"
+	read -r line <&4 || { cat "$WORK/screen2"; false; }
+	[ "$line" = STARTED ]
 	zpid=$(pgrep -f -n -- "build --enter-chroot $FIX/stage3.spec" -P "$(pgrep -P $spid | head -1)" || pgrep -f -n -- "zeolite .*build --enter-chroot $FIX/stage3.spec")
 	kill -9 "$zpid"
 	echo > "$WORK/go" || true
 	wait $spid || true
-	for i in $(seq 100); do [ "$(fix_mounts)" = "$(cat "$WORK/mounts.before")" ] && break; sleep 0.1; done
+	timeout 30 cat <&4 > /dev/null   # EOF: the sandbox's processes are gone
+	exec 4<&-
+	rm -f "$FIX/distfiles/alive.fifo"
 	[ "$(fix_mounts)" = "$(cat "$WORK/mounts.before")" ]
 	# No process is left chrooted in the work directory.
 	[ -z "$(for p in /proc/[0-9]*; do readlink "$p/root" 2>/dev/null; done | grep -F "$FIX/" || true)" ]
