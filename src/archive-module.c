@@ -1,42 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * archive-module.c - the entry points of zeolite-archive.so (see
- * archive-ops.h), and SHA-256 of a file (nettle, which libarchive loads anyway).
+ * archive-ops.h), and SHA-256/SHA-512 of a file (nettle, which libarchive
+ * loads anyway).
  */
 #include "archive-ops.h"
 
-#include <nettle/sha2.h>
+#include <nettle/nettle-meta.h>
 
-int archive_sha256_fd(int fd, unsigned char ret[32])
-{
-	_cleanup_free_ unsigned char *buf = xmalloc(1 << 20);
-	struct sha256_ctx ctx;
-	off_t off = 0;
-
-	sha256_init(&ctx);
-	for (;;) {
-		ssize_t n = pread(fd, buf, 1 << 20, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		off += n;
-		sha256_update(&ctx, (size_t) n, buf);
-	}
-	sha256_digest(&ctx, SHA256_DIGEST_SIZE, ret);
-	return 0;
-}
-
-int archive_sha512_fd(int fd, unsigned char ret[64])
+/* Digest H of the whole file open at FD (pread from offset 0) into RET
+ * (H->digest_size bytes).  Returns 0 or -errno. */
+static int hash_fd(int fd, const struct nettle_hash *h, unsigned char *ret)
 {
 	_cleanup_free_ unsigned char *buf = xmalloc(1 << 18);
-	struct sha512_ctx ctx;
+	_cleanup_free_ void *ctx = xmalloc(h->context_size);
 	off_t off = 0;
 
-	sha512_init(&ctx);
+	h->init(ctx);
 	for (;;) {
 		ssize_t n = pread(fd, buf, 1 << 18, off);
 		if (n < 0) {
@@ -47,10 +27,20 @@ int archive_sha512_fd(int fd, unsigned char ret[64])
 		if (n == 0)
 			break;
 		off += n;
-		sha512_update(&ctx, (size_t) n, buf);
+		h->update(ctx, (size_t) n, buf);
 	}
-	sha512_digest(&ctx, SHA512_DIGEST_SIZE, ret);
+	h->digest(ctx, h->digest_size, ret);
 	return 0;
+}
+
+int archive_sha256_fd(int fd, unsigned char ret[32])
+{
+	return hash_fd(fd, &nettle_sha256, ret);
+}
+
+int archive_sha512_fd(int fd, unsigned char ret[64])
+{
+	return hash_fd(fd, &nettle_sha512, ret);
 }
 
 #ifdef ZEOLITE_ARCHIVE_MODULE
