@@ -8,16 +8,18 @@
  *   plain  a walk of the directory in sorted order (not following
  *          symlinks, not crossing mount points, without a top-level
  *          .git) gives both the id (sha256 of paths, types, permission
- *          bits, link targets and file data) and the tar stream.  The
+ *          bits and sticky bit -- set-user/group-ID are dropped --, link
+ *          targets and file data) and the output.  The
  *          tree is walked twice (once to learn the id, so that an existing
  *          snapshot costs no writing; once to write), and the second walk
  *          hashes again so that a tree that changed in between is caught.
  *
  * Outputs:
- *   sqfs     the tar stream is piped into tar2sqfs, which writes the image
- *            to our temporary file (passed to it as /dev/fd/3).  For a git
- *            source the data goes from git straight to tar2sqfs: we never
- *            touch it.
+ *   sqfs     git: the tar stream is piped into tar2sqfs, which writes the
+ *            image to our temporary file (passed to it as /dev/fd/3); the
+ *            data goes from git straight to tar2sqfs, we never touch it.
+ *            plain: the second walk feeds sqfs-writer.c in-process (no tar
+ *            stream, no child), which compresses on one thread per CPU.
  *   tar.xz   the tar stream is written with libarchive (pax restricted);
  *   tar.zst  git's stream is re-encoded entry by entry.
  *
@@ -35,6 +37,7 @@
 #include "catalyst-lock.h"
 #include "child.h"
 #include "snapshot-name.h"
+#include "sqfs-writer.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -198,7 +201,8 @@ typedef struct Walk {
 	const char *root_name;   /* for messages */
 	dev_t root_dev;
 	struct sha256_ctx md;    /* hash of the tree, always */
-	struct archive *aw;      /* tar writer, or NULL (hash only) */
+	struct archive *aw;      /* tar writer, or NULL */
+	SqfsWriter *sw;          /* image writer, or NULL (neither: hash only) */
 	struct archive_entry *entry;
 	Buf path;                /* relative path of the current entry */
 	char *buf;               /* IO_BUFSIZE bytes */
@@ -235,6 +239,14 @@ static int walk_archive_fail(Walk *w)
 	}
 	int e = archive_errno(w->aw);
 	return e > 0 ? -e : -EIO;
+}
+
+static int walk_sqfs_fail(Walk *w, int r)
+{
+	if (!w->err)
+		w->err = xasprintf("%s/%s: %s", w->root_name, w->path.data,
+				   sqfs_writer_error(w->sw) ? sqfs_writer_error(w->sw) : strerror(-r));
+	return r;
 }
 
 static void walk_hash(Walk *w, const void *p, size_t n)
@@ -321,6 +333,11 @@ static int walk_file(Walk *w, int dfd, const char *name, const struct statx *stx
 		walk_hash(w, w->buf, (size_t) k);
 		if (w->aw && archive_write_data(w->aw, w->buf, (size_t) k) != k)
 			return walk_archive_fail(w);
+		if (w->sw) {
+			int r = sqfs_writer_file_append(w->sw, w->buf, (size_t) k);
+			if (r < 0)
+				return walk_sqfs_fail(w, r);
+		}
 	}
 	if (total != stx->stx_size)
 		return walk_fail_why(w, -EAGAIN, "shrank while being read");
@@ -416,6 +433,19 @@ static int walk_entry(Walk *w, int dfd, const char *name)
 		}
 	}
 
+	if (w->sw) {
+		if (type == S_IFREG)
+			r = sqfs_writer_file_begin(w->sw, name, perm, stx.stx_mtime.tv_sec);
+		else if (type == S_IFDIR)
+			r = sqfs_writer_dir_begin(w->sw, name, perm, stx.stx_mtime.tv_sec);
+		else
+			r = sqfs_writer_symlink(w->sw, name, target, stx.stx_mtime.tv_sec);
+		if (r < 0) {
+			r = walk_sqfs_fail(w, r);
+			goto out;
+		}
+	}
+
 	if (type == S_IFREG)
 		r = walk_file(w, dfd, name, &stx);
 	else if (type == S_IFDIR) {
@@ -433,6 +463,11 @@ static int walk_entry(Walk *w, int dfd, const char *name)
 		}
 		r = walk_dir(w, fd, false);
 	}
+	if (r >= 0 && w->sw && type != S_IFLNK) {
+		r = type == S_IFREG ? sqfs_writer_file_end(w->sw) : sqfs_writer_dir_end(w->sw);
+		if (r < 0)
+			r = walk_sqfs_fail(w, r);
+	}
 out:
 	free(target);
 	w->path.len = saved;
@@ -442,12 +477,13 @@ out:
 
 /*
  * Walk the tree at ROOT_FD (not taken over).  Always hashes; with AW also
- * writes the tar stream.  *RET_DIGEST gets the hex sha256.
+ * writes the tar stream, with SW the image's entries (not finished).
+ * *RET_DIGEST gets the hex sha256.
  */
-static int walk_tree(int root_fd, const char *root_name, struct archive *aw, char **ret_digest,
-		     char **ret_err)
+static int walk_tree(int root_fd, const char *root_name, struct archive *aw, SqfsWriter *sw,
+		     char **ret_digest, char **ret_err)
 {
-	Walk w = { .root_name = root_name, .aw = aw };
+	Walk w = { .root_name = root_name, .aw = aw, .sw = sw };
 	unsigned char md[SHA256_DIGEST_SIZE];
 	unsigned md_len = SHA256_DIGEST_SIZE;
 	struct stat st;
@@ -801,64 +837,36 @@ static int git_to_tar(const char *git_dir, const char *commit, SnapshotFormat fo
 	return pick_failure(&git, 0, NULL, NULL, copy_r, &copy_err, ret_err);
 }
 
-/* walk | tar2sqfs, or walk > out.  Checks that the tree still hashes to ID. */
+/* walk -> image (in this process), or walk > out.  Checks that the tree
+ * still hashes to ID. */
 static int plain_to_file(int root_fd, const char *root_name, const char *id,
-			 SnapshotFormat format, int out_fd, const sigset_t *mask, char **ret_err)
+			 SnapshotFormat format, int out_fd, char **ret_err)
 {
-	Child _cleanup_(child_done) sq = CHILD_INIT("tar2sqfs");
-	Tar2sqfsArgv targv;
 	struct archive _cleanup_(archive_freep) *aw = NULL;
-	_cleanup_close_ int pr = -EBADF, pw = -EBADF;
-	_cleanup_free_ char *walk_err = NULL, *digest = NULL;
-	int r, walk_r;
+	SqfsWriter *sw = NULL;
+	_cleanup_free_ char *digest = NULL;
+	int r;
 
-	if (format == SNAPSHOT_SQFS) {
-		r = make_pipe(&pr, &pw, ret_err);
-		if (r < 0)
-			return r;
-		r = child_spawn(&sq, tar2sqfs_argv(&targv), pr, -1, out_fd, mask);
-		if (r < 0)
-			return spawn_error(r, "tar2sqfs", ret_err);
-		closep(&pr);
-		pr = -EBADF;
-	}
-
-	r = writer_open(format, format == SNAPSHOT_SQFS ? pw : out_fd, &aw, ret_err);
+	if (format == SNAPSHOT_SQFS)
+		r = sqfs_writer_new(out_fd, SNAPSHOT_SQFS_COMPRESSOR, n_cpus(), &sw, ret_err);
+	else
+		r = writer_open(format, out_fd, &aw, ret_err);
 	if (r < 0)
 		return r;
-	walk_r = walk_tree(root_fd, root_name, aw, &digest, &walk_err);
-	if (walk_r >= 0 && archive_write_close(aw) != ARCHIVE_OK)
-		walk_r = archive_err(aw, "writing tar", &walk_err);
-	if (walk_r >= 0 && strcmp(digest, id) != 0) {
-		walk_err = xasprintf("%s: the directory changed while the snapshot was being made",
-				     root_name);
-		walk_r = -EAGAIN;
+	r = walk_tree(root_fd, root_name, aw, sw, &digest, ret_err);
+	if (r >= 0 && aw && archive_write_close(aw) != ARCHIVE_OK)
+		r = archive_err(aw, "writing tar", ret_err);
+	if (r >= 0 && sw) {
+		r = sqfs_writer_finish(sw);
+		if (r < 0)
+			*ret_err = xasprintf("%s: %s", root_name, sqfs_writer_error(sw));
 	}
-
-	if (format != SNAPSHOT_SQFS) {
-		if (walk_r < 0)
-			*ret_err = TAKE_PTR(walk_err);
-		return walk_r;
+	sqfs_writer_free(sw);
+	if (r >= 0 && strcmp(digest, id) != 0) {
+		*ret_err = xasprintf("%s: the directory changed while the snapshot was being made", root_name);
+		r = -EAGAIN;
 	}
-
-	if (walk_r < 0 && walk_r != -EPIPE && sq.pid > 0)
-		/* Do not let tar2sqfs make an image of a truncated stream.
-		 * (EPIPE: it stopped reading; its exit status says why.) */
-		(void) kill(sq.pid, SIGKILL);
-	archive_write_free(TAKE_PTR(aw));
-	closep(&pw);
-	pw = -EBADF;
-	r = child_wait(&sq);
-	if (r < 0) {
-		*ret_err = xasprintf("waitpid: %s", strerror(-r));
-		return r;
-	}
-	if (walk_r < 0 && walk_r != -EPIPE) {
-		/* Our failure is the cause, whatever tar2sqfs made of it. */
-		*ret_err = TAKE_PTR(walk_err);
-		return walk_r;
-	}
-	return pick_failure(NULL, walk_r, &walk_err, &sq, 0, NULL, ret_err);
+	return r;
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -929,7 +937,7 @@ static int make_content(const Store *store, const SnapshotRequest *req, int root
 	else if (req->git_dir)
 		r = git_to_tar(req->git_dir, id, req->format, tmp.fd, mask, ret_err);
 	else
-		r = plain_to_file(root_fd, req->plain_dir, id, req->format, tmp.fd, mask, ret_err);
+		r = plain_to_file(root_fd, req->plain_dir, id, req->format, tmp.fd, ret_err);
 	if (watching) {
 		close(w.stop[1]);
 		w.stop[1] = -EBADF;
@@ -1027,7 +1035,7 @@ static int snapshot_make_guarded(const Store *store, const SnapshotRequest *req,
 			*ret_err = xasprintf("'%s': %s", req->plain_dir, strerror(-r));
 			return r == -ENOENT || r == -ENOTDIR ? -EINVAL : r;
 		}
-		r = walk_tree(root_fd, req->plain_dir, NULL, &id, ret_err);
+		r = walk_tree(root_fd, req->plain_dir, NULL, NULL, &id, ret_err);
 		if (r < 0)
 			return r;
 	}

@@ -22,7 +22,9 @@
  * snapshots/<repo_name>-<treeish>.lock then <repo_name>-<commit>.lock
  * (catalyst-lock.h), so zeolite and catalyst never write one at once.
  *
- * Runs git and tar2sqfs (fork+execvp, found in PATH, never via a shell).
+ * Runs git, and tar2sqfs for a git source's .sqfs (fork+execvp, found in
+ * PATH, never via a shell); a plain directory's .sqfs is written
+ * in-process (sqfs-writer.h).
  */
 #ifndef ZEOLITE_SNAPSHOT_H
 #define ZEOLITE_SNAPSHOT_H
@@ -56,11 +58,13 @@ typedef struct SnapshotRequest {
 #define SNAPSHOT_DEFAULT_REPO_NAME "gentoo"
 
 /*
- * .sqfs snapshots: the tar stream piped into `tar2sqfs --quiet --no-skip
- * --force --compressor gzip --num-jobs NPROC --defaults
- * uid=0,gid=0,mode=0755 OUT` (squashfs-tools-ng); gzip is the compressor
- * catalyst 4's snapshot target gives tar2sqfs.  bench/snapshot.sh uses the
- * same options.
+ * .sqfs snapshots are gzip-compressed, the compressor catalyst 4's
+ * snapshot target gives tar2sqfs.  Of a git source: the tar stream piped
+ * into `tar2sqfs --quiet --no-skip --force --compressor gzip --num-jobs
+ * NPROC --defaults uid=0,gid=0,mode=0755 OUT` (squashfs-tools-ng).  Of a
+ * plain directory: sqfs-writer.h with NPROC workers, the same image
+ * content (128 KiB blocks, owners 0:0, root 0755).  bench/snapshot.sh
+ * compares both with mksquashfs.
  */
 #define SNAPSHOT_SQFS_COMPRESSOR "gzip"
 
@@ -83,7 +87,7 @@ char *snapshot_group(const char *name);
  *            '-'), not a git repository, a missing plain directory, an
  *            invalid repo_name, a special file in the plain directory
  *   -ENOENT  git or tar2sqfs not found in PATH
- *   -EIO     git or tar2sqfs failed (the reason names it, with the first
+ *   -EIO     git or tar2sqfs failed, or the image could not be written (the reason names it, with the first
  *            line of its stderr)
  *   -EAGAIN  the plain directory changed while it was being read
  *   -ETIMEDOUT  catalyst's snapshot lock stayed held (the reason names

@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * sqfs-writer.c - a squashfs image from an ordered walk (see sqfs-writer.h).
+ *
+ * Layout, as libsquashfs's own tools write it:
+ *
+ *   superblock | compressor options | data and fragment blocks |
+ *   inode table | directory table | fragment table | id table | padding
+ *
+ * The block processor writes the data as it comes and fills each file's
+ * inode (block sizes, fragment) from its worker threads' results; the
+ * inodes are only ours again after sqfs_block_processor_finish().  The
+ * tree of Nodes holds what the tables need until then: per entry its name,
+ * mode, mtime and inode, and for a directory its children in order.
+ */
+#include "sqfs-writer.h"
+
+#include "util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqfs/block.h>
+#include <sqfs/block_processor.h>
+#include <sqfs/block_writer.h>
+#include <sqfs/compressor.h>
+#include <sqfs/dir_writer.h>
+#include <sqfs/error.h>
+#include <sqfs/frag_table.h>
+#include <sqfs/id_table.h>
+#include <sqfs/inode.h>
+#include <sqfs/io.h>
+#include <sqfs/meta_writer.h>
+#include <sqfs/super.h>
+
+#define NO_XATTR 0xFFFFFFFFu
+
+/* ---- the output file ---------------------------------------------------- */
+
+/* A sqfs_file_t over a caller's fd: pread/pwrite, the size tracked here
+ * (libsquashfs calls it from one thread at a time: the writer's). */
+typedef struct FdFile {
+	sqfs_file_t base;
+	int fd;
+	uint64_t size;
+	int io_errno; /* of the last failed call */
+} FdFile;
+
+static void fdfile_destroy(sqfs_object_t *obj)
+{
+	(void) obj; /* embedded in the SqfsWriter; the fd is the caller's */
+}
+
+static int fdfile_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size)
+{
+	FdFile *f = (FdFile *) base;
+	char *p = buffer;
+
+	if (offset > f->size || size > f->size - offset)
+		return SQFS_ERROR_OUT_OF_BOUNDS;
+	while (size > 0) {
+		ssize_t n = pread(f->fd, p, size, (off_t) offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			f->io_errno = n < 0 ? errno : EIO;
+			return SQFS_ERROR_IO;
+		}
+		p += n;
+		size -= (size_t) n;
+		offset += (uint64_t) n;
+	}
+	return 0;
+}
+
+static int fdfile_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, size_t size)
+{
+	FdFile *f = (FdFile *) base;
+	const char *p = buffer;
+	uint64_t end = offset + size;
+
+	while (size > 0) {
+		ssize_t n = pwrite(f->fd, p, size, (off_t) offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			f->io_errno = n < 0 ? errno : EIO;
+			return SQFS_ERROR_IO;
+		}
+		p += n;
+		size -= (size_t) n;
+		offset += (uint64_t) n;
+	}
+	if (end > f->size)
+		f->size = end;
+	return 0;
+}
+
+static sqfs_u64 fdfile_get_size(const sqfs_file_t *base)
+{
+	return ((const FdFile *) base)->size;
+}
+
+static int fdfile_truncate(sqfs_file_t *base, sqfs_u64 size)
+{
+	FdFile *f = (FdFile *) base;
+
+	if (ftruncate(f->fd, (off_t) size) < 0) {
+		f->io_errno = errno;
+		return SQFS_ERROR_IO;
+	}
+	f->size = size;
+	return 0;
+}
+
+/* ---- the tree ----------------------------------------------------------- */
+
+typedef struct Node {
+	char *name;                   /* NULL for the root */
+	struct Node *parent;
+	sqfs_inode_generic_t *inode;  /* file: the block processor's; symlink: ours */
+	struct Node **children;       /* directory: in strcmp order */
+	size_t n_children, cap_children;
+	uint64_t inode_ref;           /* (metadata block << 16) | offset */
+	uint32_t inode_num;
+	uint32_t mtime;
+	uint16_t mode;                /* S_IFMT | permission bits */
+} Node;
+
+struct SqfsWriter {
+	FdFile file;
+	sqfs_compressor_t *cmp, *uncmp;
+	sqfs_block_writer_t *blkwr;
+	sqfs_frag_table_t *frags;
+	sqfs_block_processor_t *proc;
+	sqfs_id_table_t *ids;
+	sqfs_meta_writer_t *im, *dm;  /* inode table; directory table (in memory) */
+	sqfs_dir_writer_t *dirwr;
+	sqfs_super_t super;
+	Node root;
+	Node *cur;                    /* the directory being walked */
+	bool in_file;
+	bool failed;
+	uint32_t n_inodes;
+	char *err;
+};
+
+static void node_free(Node *n)
+{
+	for (size_t i = 0; i < n->n_children; i++) {
+		node_free(n->children[i]);
+		free(n->children[i]);
+	}
+	free(n->children);
+	free(n->inode);
+	free(n->name);
+}
+
+/* Record a failure: libsquashfs's SQFS_ERROR_* code ERR while doing WHAT.
+ * Returns -errno: the output's own error for an I/O failure. */
+static int fail(SqfsWriter *w, int err, const char *what)
+{
+	int r = -EIO;
+
+	w->failed = true;
+	if (w->err)
+		return r;
+	if (err == SQFS_ERROR_IO && w->file.io_errno) {
+		r = -w->file.io_errno;
+		w->err = xasprintf("%s: %s", what, strerror(w->file.io_errno));
+	} else if (err == SQFS_ERROR_ALLOC) {
+		r = -ENOMEM;
+		w->err = xasprintf("%s: out of memory", what);
+	} else
+		w->err = xasprintf("%s: libsquashfs error %d", what, err);
+	return r;
+}
+
+const char *sqfs_writer_error(const SqfsWriter *w)
+{
+	return w ? w->err : NULL;
+}
+
+static uint32_t clamp_time(int64_t t)
+{
+	return t < 0 ? 0 : t > (int64_t) UINT32_MAX ? UINT32_MAX : (uint32_t) t;
+}
+
+/* A new child NAME of the current directory, after every earlier one. */
+static int add_child(SqfsWriter *w, const char *name, uint16_t mode, int64_t mtime, Node **ret)
+{
+	Node *dir = w->cur, *n;
+
+	if (w->failed)
+		return -EIO;
+	if (w->in_file) {
+		w->failed = true;
+		w->err = xstrdup("an entry was added while a file was open");
+		return -EINVAL;
+	}
+	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strlen(name) > 256) {
+		w->failed = true;
+		w->err = xasprintf("'%s' cannot name a squashfs directory entry", name ? name : "");
+		return -EINVAL;
+	}
+	if (dir->n_children > 0 && strcmp(dir->children[dir->n_children - 1]->name, name) >= 0) {
+		w->failed = true;
+		w->err = xasprintf("'%s' comes after '%s': entries out of order", name,
+				   dir->children[dir->n_children - 1]->name);
+		return -EINVAL;
+	}
+	n = xcalloc(1, sizeof(*n));
+	n->name = xstrdup(name);
+	n->parent = dir;
+	n->mode = mode;
+	n->mtime = clamp_time(mtime);
+	xgrow(&dir->children, &dir->cap_children, dir->n_children + 1, sizeof(*dir->children));
+	dir->children[dir->n_children++] = n;
+	*ret = n;
+	return 0;
+}
+
+int sqfs_writer_dir_begin(SqfsWriter *w, const char *name, unsigned perm, int64_t mtime)
+{
+	Node *n;
+	int r = add_child(w, name, (uint16_t) (S_IFDIR | (perm & 07777)), mtime, &n);
+
+	if (r < 0)
+		return r;
+	w->cur = n;
+	return 0;
+}
+
+int sqfs_writer_dir_end(SqfsWriter *w)
+{
+	if (w->failed)
+		return -EIO;
+	if (w->in_file || w->cur == &w->root) {
+		w->failed = true;
+		w->err = xstrdup("a directory was ended that was not begun");
+		return -EINVAL;
+	}
+	w->cur = w->cur->parent;
+	return 0;
+}
+
+int sqfs_writer_file_begin(SqfsWriter *w, const char *name, unsigned perm, int64_t mtime)
+{
+	Node *n;
+	int r = add_child(w, name, (uint16_t) (S_IFREG | (perm & 07777)), mtime, &n);
+
+	if (r < 0)
+		return r;
+	/* The processor keeps &n->inode: a Node never moves. */
+	r = sqfs_block_processor_begin_file(w->proc, &n->inode, NULL, 0);
+	if (r != 0)
+		return fail(w, r, "writing the image");
+	w->in_file = true;
+	return 0;
+}
+
+int sqfs_writer_file_append(SqfsWriter *w, const void *data, size_t n)
+{
+	int r;
+
+	if (w->failed)
+		return -EIO;
+	if (!w->in_file) {
+		w->failed = true;
+		w->err = xstrdup("file data outside a file");
+		return -EINVAL;
+	}
+	r = sqfs_block_processor_append(w->proc, data, n);
+	return r != 0 ? fail(w, r, "writing the image") : 0;
+}
+
+int sqfs_writer_file_end(SqfsWriter *w)
+{
+	int r;
+
+	if (w->failed)
+		return -EIO;
+	if (!w->in_file) {
+		w->failed = true;
+		w->err = xstrdup("a file was ended that was not begun");
+		return -EINVAL;
+	}
+	w->in_file = false;
+	r = sqfs_block_processor_end_file(w->proc);
+	return r != 0 ? fail(w, r, "writing the image") : 0;
+}
+
+int sqfs_writer_symlink(SqfsWriter *w, const char *name, const char *target, int64_t mtime)
+{
+	size_t len = target ? strlen(target) : 0;
+	Node *n;
+	int r;
+
+	if (len == 0 || len > UINT16_MAX) {
+		w->failed = true;
+		w->err = xasprintf("symlink '%s': a target of %zu bytes", name ? name : "", len);
+		return -EINVAL;
+	}
+	r = add_child(w, name, (uint16_t) (S_IFLNK | 0777), mtime, &n);
+	if (r < 0)
+		return r;
+	n->inode = xcalloc(1, sizeof(*n->inode) + len);
+	n->inode->base.type = SQFS_INODE_SLINK;
+	n->inode->data.slink.nlink = 1;
+	n->inode->data.slink.target_size = (sqfs_u32) len;
+	n->inode->payload_bytes_available = (sqfs_u32) len;
+	n->inode->payload_bytes_used = (sqfs_u32) len;
+	memcpy(n->inode->extra, target, len);
+	return 0;
+}
+
+/* ---- writing the tables ------------------------------------------------- */
+
+/* tar2sqfs's numbering: below DIR, first what is below each subdirectory,
+ * then DIR's own entries one after the other. */
+static int number_inodes(SqfsWriter *w, Node *dir)
+{
+	for (size_t i = 0; i < dir->n_children; i++)
+		if (S_ISDIR(dir->children[i]->mode) && number_inodes(w, dir->children[i]) < 0)
+			return -EOVERFLOW;
+	for (size_t i = 0; i < dir->n_children; i++) {
+		if (w->n_inodes == UINT32_MAX)
+			return -EOVERFLOW;
+		dir->children[i]->inode_num = ++w->n_inodes;
+	}
+	return 0;
+}
+
+static int write_inode(SqfsWriter *w, Node *n)
+{
+	sqfs_inode_generic_t *inode;
+	sqfs_u64 block;
+	sqfs_u32 offset;
+	int r;
+
+	if (S_ISDIR(n->mode)) {
+		size_t subdirs = 0;
+
+		r = sqfs_dir_writer_begin(w->dirwr, 0);
+		for (size_t i = 0; r == 0 && i < n->n_children; i++) {
+			Node *c = n->children[i];
+
+			subdirs += S_ISDIR(c->mode);
+			r = sqfs_dir_writer_add_entry(w->dirwr, c->name, c->inode_num, c->inode_ref, c->mode);
+		}
+		if (r == 0)
+			r = sqfs_dir_writer_end(w->dirwr);
+		if (r != 0)
+			return fail(w, r, "writing the directory table");
+		inode = sqfs_dir_writer_create_inode(w->dirwr, 2 + subdirs, NO_XATTR,
+						     n->parent ? n->parent->inode_num : 0);
+		if (!inode)
+			return fail(w, SQFS_ERROR_ALLOC, "writing the directory table");
+		if (inode->base.type == SQFS_INODE_DIR)
+			inode->data.dir.nlink = (sqfs_u32) (2 + subdirs);
+		else
+			inode->data.dir_ext.nlink = (sqfs_u32) (2 + subdirs);
+	} else {
+		inode = TAKE_PTR(n->inode);
+		if (!inode)
+			return fail(w, SQFS_ERROR_INTERNAL, "writing the inode table");
+	}
+
+	inode->base.mode = n->mode;
+	inode->base.mod_time = n->mtime;
+	inode->base.inode_number = n->inode_num;
+	r = sqfs_id_table_id_to_index(w->ids, 0, &inode->base.uid_idx);
+	if (r == 0)
+		r = sqfs_id_table_id_to_index(w->ids, 0, &inode->base.gid_idx);
+	if (r == 0) {
+		sqfs_meta_writer_get_position(w->im, &block, &offset);
+		n->inode_ref = (block << 16) | offset;
+		r = sqfs_meta_writer_write_inode(w->im, inode);
+	}
+	free(inode);
+	return r != 0 ? fail(w, r, "writing the inode table") : 0;
+}
+
+/* In the numbering's order: children before their directory. */
+static int write_inodes(SqfsWriter *w, Node *dir)
+{
+	int r;
+
+	for (size_t i = 0; i < dir->n_children; i++)
+		if (S_ISDIR(dir->children[i]->mode)) {
+			r = write_inodes(w, dir->children[i]);
+			if (r < 0)
+				return r;
+		}
+	for (size_t i = 0; i < dir->n_children; i++) {
+		r = write_inode(w, dir->children[i]);
+		if (r < 0)
+			return r;
+	}
+	/* The subtrees are written: what is left of them is names. */
+	for (size_t i = 0; i < dir->n_children; i++) {
+		Node *c = dir->children[i];
+
+		if (S_ISDIR(c->mode)) {
+			for (size_t j = 0; j < c->n_children; j++) {
+				node_free(c->children[j]);
+				free(c->children[j]);
+			}
+			free(c->children);
+			c->children = NULL;
+			c->n_children = 0;
+		}
+	}
+	return 0;
+}
+
+static int pad(SqfsWriter *w)
+{
+	uint64_t size = w->file.size, rem = size % SQFS_DEVBLK_SIZE;
+	char zeros[SQFS_DEVBLK_SIZE] = { 0 };
+	int r;
+
+	if (rem == 0)
+		return 0;
+	r = w->file.base.write_at(&w->file.base, size, zeros, (size_t) (SQFS_DEVBLK_SIZE - rem));
+	return r != 0 ? fail(w, r, "padding the image") : 0;
+}
+
+int sqfs_writer_finish(SqfsWriter *w)
+{
+	int r;
+
+	if (w->failed)
+		return -EIO;
+	if (w->in_file || w->cur != &w->root) {
+		w->failed = true;
+		w->err = xstrdup("the image was finished inside an open directory or file");
+		return -EINVAL;
+	}
+
+	r = sqfs_block_processor_finish(w->proc);
+	if (r != 0)
+		return fail(w, r, "writing the image's data");
+
+	/* The root's own number comes last. */
+	if (number_inodes(w, &w->root) < 0 || w->n_inodes == UINT32_MAX) {
+		w->failed = true;
+		w->err = xstrdup("too many inodes for a squashfs image");
+		return -EOVERFLOW;
+	}
+	w->root.inode_num = ++w->n_inodes;
+
+	w->super.inode_table_start = w->file.size;
+	r = write_inodes(w, &w->root);
+	if (r == 0)
+		r = write_inode(w, &w->root);
+	if (r < 0)
+		return r;
+	r = sqfs_meta_writer_flush(w->im);
+	if (r == 0)
+		r = sqfs_meta_writer_flush(w->dm);
+	if (r != 0)
+		return fail(w, r, "writing the inode table");
+	w->super.root_inode_ref = w->root.inode_ref;
+	w->super.directory_table_start = w->file.size;
+	r = sqfs_meta_write_write_to_file(w->dm);
+	if (r != 0)
+		return fail(w, r, "writing the directory table");
+	r = sqfs_frag_table_write(w->frags, &w->file.base, &w->super, w->cmp);
+	if (r != 0)
+		return fail(w, r, "writing the fragment table");
+	r = sqfs_id_table_write(w->ids, &w->file.base, &w->super, w->cmp);
+	if (r != 0)
+		return fail(w, r, "writing the id table");
+	w->super.inode_count = w->n_inodes;
+	w->super.bytes_used = w->file.size;
+	r = sqfs_super_write(&w->super, &w->file.base);
+	if (r != 0)
+		return fail(w, r, "writing the superblock");
+	return pad(w);
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+void sqfs_writer_free(SqfsWriter *w)
+{
+	if (!w)
+		return;
+	/* The processor first: it may still hold pointers into the tree. */
+	sqfs_destroy(w->proc);
+	sqfs_destroy(w->dirwr);
+	sqfs_destroy(w->dm);
+	sqfs_destroy(w->im);
+	sqfs_destroy(w->ids);
+	sqfs_destroy(w->frags);
+	sqfs_destroy(w->blkwr);
+	sqfs_destroy(w->uncmp);
+	sqfs_destroy(w->cmp);
+	node_free(&w->root);
+	free(w->err);
+	free(w);
+}
+
+int sqfs_writer_new(int fd, const char *compressor, unsigned jobs, SqfsWriter **ret, char **ret_err)
+{
+	SqfsWriter *w = xcalloc(1, sizeof(*w));
+	sqfs_compressor_config_t cfg;
+	sqfs_block_processor_desc_t desc;
+	int id, r;
+
+	w->file = (FdFile) {
+		.base = {
+			.base = { .destroy = fdfile_destroy, .copy = NULL },
+			.read_at = fdfile_read_at,
+			.write_at = fdfile_write_at,
+			.get_size = fdfile_get_size,
+			.truncate = fdfile_truncate,
+		},
+		.fd = fd,
+	};
+	w->root.mode = S_IFDIR | 0755;
+	w->cur = &w->root;
+
+	id = sqfs_compressor_id_from_name(compressor);
+	if (id < 0) {
+		*ret_err = xasprintf("'%s' is not a squashfs compressor this libsquashfs knows", compressor);
+		sqfs_writer_free(w);
+		return -EINVAL;
+	}
+	r = sqfs_compressor_config_init(&cfg, (SQFS_COMPRESSOR) id, SQFS_DEFAULT_BLOCK_SIZE, 0);
+	if (r == 0)
+		r = sqfs_compressor_create(&cfg, &w->cmp);
+	if (r == 0) {
+		cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
+		r = sqfs_compressor_create(&cfg, &w->uncmp);
+	}
+	if (r != 0) {
+		fail(w, r, "creating the compressor");
+		goto out;
+	}
+	r = sqfs_super_init(&w->super, SQFS_DEFAULT_BLOCK_SIZE, 0, (SQFS_COMPRESSOR) id);
+	if (r == 0)
+		r = sqfs_super_write(&w->super, &w->file.base);
+	if (r != 0) {
+		fail(w, r, "writing the superblock");
+		goto out;
+	}
+	r = w->cmp->write_options(w->cmp, &w->file.base);
+	if (r < 0) {
+		fail(w, r, "writing the compressor options");
+		goto out;
+	}
+	if (r > 0)
+		w->super.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
+
+	w->blkwr = sqfs_block_writer_create(&w->file.base, SQFS_DEVBLK_SIZE, 0);
+	w->frags = sqfs_frag_table_create(0);
+	w->ids = sqfs_id_table_create(0);
+	w->im = sqfs_meta_writer_create(&w->file.base, w->cmp, 0);
+	w->dm = sqfs_meta_writer_create(&w->file.base, w->cmp, SQFS_META_WRITER_KEEP_IN_MEMORY);
+	w->dirwr = w->dm ? sqfs_dir_writer_create(w->dm, 0) : NULL;
+	if (!w->blkwr || !w->frags || !w->ids || !w->im || !w->dm || !w->dirwr) {
+		fail(w, SQFS_ERROR_ALLOC, "creating the image writer");
+		goto out;
+	}
+
+	memset(&desc, 0, sizeof(desc));
+	desc.size = sizeof(desc);
+	desc.max_block_size = SQFS_DEFAULT_BLOCK_SIZE;
+	desc.num_workers = jobs > 0 ? jobs : 1;
+	desc.max_backlog = 10 * desc.num_workers; /* tar2sqfs's default */
+	desc.cmp = w->cmp;
+	desc.wr = w->blkwr;
+	desc.tbl = w->frags;
+	desc.file = &w->file.base;
+	desc.uncmp = w->uncmp;
+	r = sqfs_block_processor_create_ex(&desc, &w->proc);
+	if (r != 0) {
+		fail(w, r, "creating the block processor");
+		goto out;
+	}
+	*ret = w;
+	return 0;
+out:
+	*ret_err = xstrdup(w->err ? w->err : "creating the image writer failed");
+	r = w->file.io_errno ? -w->file.io_errno : -EIO;
+	sqfs_writer_free(w);
+	return r;
+}
