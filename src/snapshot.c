@@ -9,7 +9,8 @@
  *          symlinks, not crossing mount points, without a top-level
  *          .git) gives both the id (sha256 of paths, types, permission
  *          bits and sticky bit -- set-user/group-ID are dropped --, link
- *          targets and file data) and the output.  The
+ *          targets, and each file's size and the sha256 of its data) and
+ *          the output.  The
  *          tree is walked twice (once to learn the id, so that an existing
  *          snapshot costs no writing; once to write), and the second walk
  *          hashes again so that a tree that changed in between is caught.
@@ -206,6 +207,7 @@ typedef struct Walk {
 	struct archive_entry *entry;
 	Buf path;                /* relative path of the current entry */
 	char *buf;               /* IO_BUFSIZE bytes */
+	uint8_t file_digest[SHA256_DIGEST_SIZE]; /* of the last file's data */
 	char *err;
 	uint64_t n_entries;
 } Walk;
@@ -292,7 +294,8 @@ static int walk_dir(Walk *w, int fd, bool top)
 		names[n++] = xstrdup(de->d_name);
 	}
 	if (r >= 0) {
-		qsort(names, n, sizeof(*names), cmp_names);
+		if (n > 1)
+			qsort(names, n, sizeof(*names), cmp_names);
 		for (size_t i = 0; i < n && r >= 0; i++)
 			r = walk_entry(w, dirfd(d), names[i]);
 	}
@@ -307,9 +310,11 @@ static int walk_file(Walk *w, int dfd, const char *name, const struct statx *stx
 {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st;
+	struct sha256_ctx md;
 	uint64_t total = 0;
 	ssize_t k;
 
+	sha256_init(&md);
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return walk_fail(w, -errno, "opening");
@@ -330,7 +335,7 @@ static int walk_file(Walk *w, int dfd, const char *name, const struct statx *stx
 		total += (uint64_t) k;
 		if (total > stx->stx_size)
 			return walk_fail_why(w, -EAGAIN, "grew while being read");
-		walk_hash(w, w->buf, (size_t) k);
+		sha256_update(&md, (size_t) k, (const uint8_t *) w->buf);
 		if (w->aw && archive_write_data(w->aw, w->buf, (size_t) k) != k)
 			return walk_archive_fail(w);
 		if (w->sw) {
@@ -338,9 +343,14 @@ static int walk_file(Walk *w, int dfd, const char *name, const struct statx *stx
 			if (r < 0)
 				return walk_sqfs_fail(w, r);
 		}
+		/* A short read of a regular file is its end: no read for the 0. */
+		if (k < IO_BUFSIZE && total == stx->stx_size)
+			break;
 	}
 	if (total != stx->stx_size)
 		return walk_fail_why(w, -EAGAIN, "shrank while being read");
+	sha256_digest(&md, sizeof(w->file_digest), w->file_digest);
+	walk_hash(w, w->file_digest, sizeof(w->file_digest));
 	return 0;
 }
 
@@ -403,7 +413,7 @@ static int walk_entry(Walk *w, int dfd, const char *name)
 		target[k] = '\0';
 	}
 
-	/* The id: path NUL type perm [size NUL data | target NUL] per entry. */
+	/* The id: path NUL type perm [size NUL sha256(data) | target NUL] per entry. */
 	walk_hash(w, w->path.data, w->path.len + 1);
 	if (type == S_IFREG)
 		snprintf(rec, sizeof(rec), "%c%04o%" PRIu64, t, perm, (uint64_t) stx.stx_size);
@@ -464,7 +474,7 @@ static int walk_entry(Walk *w, int dfd, const char *name)
 		r = walk_dir(w, fd, false);
 	}
 	if (r >= 0 && w->sw && type != S_IFLNK) {
-		r = type == S_IFREG ? sqfs_writer_file_end(w->sw) : sqfs_writer_dir_end(w->sw);
+		r = type == S_IFREG ? sqfs_writer_file_end(w->sw, w->file_digest) : sqfs_writer_dir_end(w->sw);
 		if (r < 0)
 			r = walk_sqfs_fail(w, r);
 	}

@@ -8,16 +8,18 @@
  * its entries in strictly increasing strcmp() order of their names: a
  * subdirectory as dir_begin ... dir_end around its own entries, a regular
  * file as file_begin, any number of file_append, file_end, a symlink as
- * one call.  File data goes to libsquashfs's block processor as it comes
- * (compressed by JOBS worker threads, deduplicated, tails packed into
- * fragments); inodes and directory listings are kept in memory, one small
- * record per entry, and written by sqfs_writer_finish() once all data is
- * out, children before parents.
+ * one call.  A file of up to 1 MiB is held until file_end: if its data
+ * (SHA-256 and size) was written before, it shares that data and none is
+ * written again.  Other data goes to libsquashfs's block processor
+ * (compressed by JOBS worker threads, full blocks deduplicated, tails
+ * packed into fragments); inodes and directory listings are kept in
+ * memory, one small record per entry, and written by sqfs_writer_finish()
+ * once all data is out, children before parents.
  *
- * The image is what tar2sqfs makes of the same entries with --defaults
- * uid=0,gid=0,mode=0755: every inode owned by 0:0, permission bits and
- * mtimes (seconds, clamped to 0..2^32-1) as given, the root directory mode
- * 0755 and mtime 0, the superblock's time 0, 128 KiB blocks, no xattrs,
+ * The image reads as what tar2sqfs makes of the same entries with
+ * --defaults uid=0,gid=0,mode=0755: every inode owned by 0:0, permission
+ * bits and mtimes (seconds, clamped to 0..2^32-1) as given, the root
+ * directory mode 0755 and mtime 0, the superblock's time 0, 128 KiB blocks, no xattrs,
  * no export table, padded to 4 KiB.  Inode numbers are given as tar2sqfs
  * gives them (each directory's entries consecutively, after those of its
  * subdirectories; the root last), so the same entries always make the same
@@ -49,7 +51,9 @@ int sqfs_writer_dir_begin(SqfsWriter *w, const char *name, unsigned perm, int64_
 int sqfs_writer_dir_end(SqfsWriter *w);
 int sqfs_writer_file_begin(SqfsWriter *w, const char *name, unsigned perm, int64_t mtime);
 int sqfs_writer_file_append(SqfsWriter *w, const void *data, size_t n);
-int sqfs_writer_file_end(SqfsWriter *w);
+/* SHA256: the SHA-256 of the file's data, if the caller has it (the
+ * writer trusts it for deduplication), or NULL. */
+int sqfs_writer_file_end(SqfsWriter *w, const uint8_t *sha256);
 int sqfs_writer_symlink(SqfsWriter *w, const char *name, const char *target, int64_t mtime);
 
 /* Why the last call failed ("writing the image: No space left on

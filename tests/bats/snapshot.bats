@@ -385,6 +385,8 @@ odd_tree() {
 	mkdir -p "$d/big" "$d/empty-dir" "$d/many" "$d/sticky" "$d/caf$(printf '\xc3\xa9')"
 	head -c 400000 /dev/urandom >"$d/big/random"
 	cp "$d/big/random" "$d/big/random-copy"
+	head -c 1500000 /dev/urandom >"$d/big/large"
+	cp "$d/big/large" "$d/big/large-copy"
 	head -c 131072 /dev/zero >"$d/big/one-block"
 	head -c 131073 /dev/zero >"$d/big/one-block-and-a-byte"
 	seq 1 200000 >"$d/big/text"
@@ -418,6 +420,14 @@ odd_tree() {
 	[ "$(stat -c %a "$MNT/big/text")" = 755 ]
 	[ "$(stat -c %U:%G "$MNT/big/random")" = root:root ]
 	umount "$MNT"
+	# Duplicate data is stored once (up to 1 MiB by a file's digest, above
+	# block by block): the copies' inodes point at the same blocks.
+	for f in random large; do
+		a=$(rdsquashfs -s "/big/$f" "$img" | grep -E 'Blocks start|Fragment')
+		b=$(rdsquashfs -s "/big/$f-copy" "$img" | grep -E 'Blocks start|Fragment')
+		[ -n "$a" ] && [ "$a" = "$b" ]
+	done
+	[ "$(stat -c %s "$img")" -lt 2500000 ]
 	unpack "$img" "$TMP/via-sqfs2tar"
 	diff -r --no-dereference "$plain" "$TMP/via-sqfs2tar"
 
