@@ -256,73 +256,68 @@ static void walk_hash(Walk *w, const void *p, size_t n)
 	sha256_update(&w->md, n, p);
 }
 
+/* Names as walk_dir() collects them: the d_type, then the name. */
 static int cmp_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *) a, *(char *const *) b);
+	return strcmp(*(char *const *) a + 1, *(char *const *) b + 1);
 }
 
-static int walk_entry(Walk *w, int dfd, const char *name);
+static int walk_entry(Walk *w, int dfd, const char *name, unsigned char dtype);
 
-/* Walk the directory open at FD (taken over).  TOP: the root. */
+/* Walk the directory open at FD (taken over).  TOP: the root.  Its
+ * entries come from getdents64 straight (readdir's fdopendir would cost an
+ * fstat and an fcntl per directory). */
 static int walk_dir(Walk *w, int fd, bool top)
 {
-	DIR *d;
-	struct dirent *de;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int r = 0;
 
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return walk_fail(w, r, "opening directory");
-	}
 	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno != 0)
-				r = walk_fail(w, -errno, "reading directory");
+		ssize_t k = getdents64(fd, w->buf, IO_BUFSIZE);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			r = walk_fail(w, -errno, "reading directory");
 			break;
 		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (top && strcmp(de->d_name, ".git") == 0)
-			continue;
-		xgrow(&names, &cap, n + 1, sizeof(*names));
-		names[n++] = xstrdup(de->d_name);
+		if (k == 0)
+			break;
+		for (ssize_t off = 0; off < k;) {
+			const struct dirent64 *de = (const struct dirent64 *) (w->buf + off);
+
+			off += de->d_reclen;
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (top && strcmp(de->d_name, ".git") == 0)
+				continue;
+			xgrow(&names, &cap, n + 1, sizeof(*names));
+			names[n++] = xasprintf("%c%s", de->d_type ? de->d_type : DT_UNKNOWN, de->d_name);
+		}
 	}
 	if (r >= 0) {
 		if (n > 1)
 			qsort(names, n, sizeof(*names), cmp_names);
 		for (size_t i = 0; i < n && r >= 0; i++)
-			r = walk_entry(w, dirfd(d), names[i]);
+			r = walk_entry(w, fd, names[i] + 1, (unsigned char) names[i][0]);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	closedir(d);
+	close(fd);
 	return r;
 }
 
-static int walk_file(Walk *w, int dfd, const char *name, const struct statx *stx)
+/* The regular file open at FD (taken over), STX its statx. */
+static int walk_file(Walk *w, int fd_, const struct statx *stx)
 {
-	_cleanup_close_ int fd = -EBADF;
-	struct stat st;
+	_cleanup_close_ int fd = fd_;
 	struct sha256_ctx md;
 	uint64_t total = 0;
 	ssize_t k;
 
 	sha256_init(&md);
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return walk_fail(w, -errno, "opening");
-	if (fstat(fd, &st) < 0)
-		return walk_fail(w, -errno, "fstat");
-	if (!S_ISREG(st.st_mode) || st.st_ino != stx->stx_ino)
-		return walk_fail_why(w, -EAGAIN, "replaced while being read");
-
 	for (;;) {
 		k = read(fd, w->buf, IO_BUFSIZE);
 		if (k < 0) {
@@ -354,8 +349,29 @@ static int walk_file(Walk *w, int dfd, const char *name, const struct statx *stx
 	return 0;
 }
 
-static int walk_entry(Walk *w, int dfd, const char *name)
+#define WALK_STATX_MASK (STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME)
+
+/* Open NAME in DFD (a regular file or directory, by the statx *STX made by
+ * name) and check that it is still what *STX describes. */
+static int walk_open(Walk *w, int dfd, const char *name, const struct statx *stx)
 {
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+				       (S_ISDIR(stx->stx_mode) ? O_DIRECTORY : 0));
+	struct stat st;
+
+	if (fd < 0)
+		return walk_fail(w, -errno, "opening");
+	if (fstat(fd, &st) < 0 || st.st_ino != stx->stx_ino || st.st_dev != w->root_dev ||
+	    (st.st_mode & S_IFMT) != (stx->stx_mode & S_IFMT)) {
+		close(fd);
+		return walk_fail_why(w, -EAGAIN, "replaced while being read");
+	}
+	return fd;
+}
+
+static int walk_entry(Walk *w, int dfd, const char *name, unsigned char dtype)
+{
+	_cleanup_close_ int fd = -EBADF;
 	struct statx stx;
 	size_t saved = w->path.len;
 	char rec[64];
@@ -369,8 +385,18 @@ static int walk_entry(Walk *w, int dfd, const char *name)
 		buf_putc(&w->path, '/');
 	buf_puts(&w->path, name);
 
-	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
-		  STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME, &stx) < 0) {
+	/* A regular file is opened first and its statx taken from the fd (two
+	 * calls, not statx, open and fstat).  Directories are looked at by
+	 * name first: opening one would trigger an automount. */
+	if (dtype == DT_REG) {
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0 && errno != ELOOP) {
+			r = walk_fail(w, -errno, "opening");
+			goto out;
+		}
+	}
+	if (fd >= 0 ? statx(fd, "", AT_EMPTY_PATH, WALK_STATX_MASK, &stx) < 0
+		    : statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, WALK_STATX_MASK, &stx) < 0) {
 		r = walk_fail(w, -errno, "statx");
 		goto out;
 	}
@@ -456,23 +482,15 @@ static int walk_entry(Walk *w, int dfd, const char *name)
 		}
 	}
 
-	if (type == S_IFREG)
-		r = walk_file(w, dfd, name, &stx);
-	else if (type == S_IFDIR) {
-		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct stat st;
-
-		if (fd < 0) {
-			r = walk_fail(w, -errno, "opening directory");
+	if ((type == S_IFREG || type == S_IFDIR) && fd < 0) {
+		r = fd = walk_open(w, dfd, name, &stx);
+		if (r < 0)
 			goto out;
-		}
-		if (fstat(fd, &st) < 0 || st.st_ino != stx.stx_ino || st.st_dev != w->root_dev) {
-			close(fd);
-			r = walk_fail_why(w, -EAGAIN, "replaced while being read");
-			goto out;
-		}
-		r = walk_dir(w, fd, false);
 	}
+	if (type == S_IFREG)
+		r = walk_file(w, TAKE_FD(fd), &stx);
+	else if (type == S_IFDIR)
+		r = walk_dir(w, TAKE_FD(fd), false);
 	if (r >= 0 && w->sw && type != S_IFLNK) {
 		r = type == S_IFREG ? sqfs_writer_file_end(w->sw, w->file_digest) : sqfs_writer_dir_end(w->sw);
 		if (r < 0)
