@@ -15,6 +15,9 @@
 # Usage: bench/snapshot.sh [ROUNDS]       (default 10)
 #        bench/snapshot.sh --repo [ROUNDS] (plain directory: zeolite snapshot
 #                                         --repo against mksquashfs)
+#        bench/snapshot.sh --repo --unique [ROUNDS] (the same on a copy of
+#                                         the tree whose every file is made
+#                                         unique: nothing to deduplicate)
 #        bench/snapshot.sh --build-only  (only build and cache the tree)
 # Environment: ZEOLITE (default build/zeolite), SHARED_DATA, BENCH_CACHE,
 #              COPIES (default 20).
@@ -28,6 +31,8 @@ if [ "${1:-}" = --build-only ]; then BUILD_ONLY=true; shift; fi
 # `mksquashfs DIR` with the same compressor and CPU count (issue 15: <= 1.0).
 REPO_MODE=false
 if [ "${1:-}" = --repo ]; then REPO_MODE=true; shift; fi
+UNIQUE=false
+if $REPO_MODE && [ "${1:-}" = --unique ]; then UNIQUE=true; shift; fi
 ROUNDS=${1:-10}
 ZEOLITE=${ZEOLITE:-$SRCDIR/build/zeolite}
 SHARED_DATA=${SHARED_DATA:-$SRCDIR/../shared/data}
@@ -88,7 +93,37 @@ B_NAME="git archive | tar2sqfs"
 B_PREP="rm -f $WORK/out.sqfs"
 B_CMD="git -C $TREE archive --format=tar $COMMIT | tar2sqfs $TAR2SQFS_OPTS $WORK/out.sqfs"
 
+# The tree with a line naming each file's path appended to it: the same
+# shape, but no two files alike (GURU x20 is 95% copies).
+build_unique() {
+	local u=$1
+	echo "building $u (every file unique) ..." >&2
+	rm -rf "$u" "$u.tmp"
+	python3 - "$TREE" "$u.tmp" <<'PY'
+import os, sys
+src, dst = sys.argv[1], sys.argv[2]
+for root, dirs, files in os.walk(src):
+    if root == src and '.git' in dirs:
+        dirs.remove('.git')
+    rel = os.path.relpath(root, src)
+    os.makedirs(os.path.join(dst, rel), exist_ok=True)
+    for f in files:
+        p, q = os.path.join(root, f), os.path.join(dst, rel, f)
+        if os.path.islink(p):
+            os.symlink(os.readlink(p), q)
+            continue
+        with open(p, 'rb') as a, open(q, 'wb') as b:
+            b.write(a.read() + ("\n# %s\n" % os.path.join(rel, f)).encode())
+        os.chmod(q, os.stat(p).st_mode & 0o7777)
+PY
+	mv "$u.tmp" "$u"
+}
+
 if $REPO_MODE; then
+	if $UNIQUE; then
+		[ -d "$TREE-unique" ] || build_unique "$TREE-unique"
+		TREE=$TREE-unique
+	fi
 	A_NAME="zeolite snapshot --repo"
 	A_CMD="$ZEOLITE --storedir $WORK/store snapshot --repo-name gentoo --repo $TREE --format sqfs >/dev/null"
 	B_NAME="mksquashfs"
