@@ -61,15 +61,13 @@ static void fdfile_destroy(sqfs_object_t *obj)
 	(void) obj; /* embedded in the SqfsWriter; the fd is the caller's */
 }
 
-static int fdfile_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size)
+/* All of SIZE bytes at OFFSET, read or written. */
+static int fdfile_io(FdFile *f, bool writing, uint64_t offset, void *buffer, size_t size)
 {
-	FdFile *f = (FdFile *) base;
 	char *p = buffer;
 
-	if (offset > f->size || size > f->size - offset)
-		return SQFS_ERROR_OUT_OF_BOUNDS;
 	while (size > 0) {
-		ssize_t n = pread(f->fd, p, size, (off_t) offset);
+		ssize_t n = writing ? pwrite(f->fd, p, size, (off_t) offset) : pread(f->fd, p, size, (off_t) offset);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -84,28 +82,23 @@ static int fdfile_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size
 	return 0;
 }
 
+static int fdfile_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size)
+{
+	FdFile *f = (FdFile *) base;
+
+	if (offset > f->size || size > f->size - offset)
+		return SQFS_ERROR_OUT_OF_BOUNDS;
+	return fdfile_io(f, false, offset, buffer, size);
+}
+
 static int fdfile_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, size_t size)
 {
 	FdFile *f = (FdFile *) base;
-	const char *p = buffer;
-	uint64_t end = offset + size;
+	int r = fdfile_io(f, true, offset, (void *) buffer, size);
 
-	while (size > 0) {
-		ssize_t n = pwrite(f->fd, p, size, (off_t) offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			f->io_errno = n < 0 ? errno : EIO;
-			return SQFS_ERROR_IO;
-		}
-		p += n;
-		size -= (size_t) n;
-		offset += (uint64_t) n;
-	}
-	if (end > f->size)
-		f->size = end;
-	return 0;
+	if (r == 0 && offset + size > f->size)
+		f->size = offset + size;
+	return r;
 }
 
 static sqfs_u64 fdfile_get_size(const sqfs_file_t *base)
