@@ -49,16 +49,6 @@ mount_client() {
 	wait_for mountpoint -q "$GL/$1"
 }
 
-# Wait up to 60 s for COMMAND to succeed (a daemon's readiness).
-wait_for() {
-	local i
-	for i in $(seq 1 120); do
-		"$@" > /dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	return 1
-}
-
 teardown_file() {
 	local m p f
 	[ -n "${GL:-}" ] || return 0

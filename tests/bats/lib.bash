@@ -48,3 +48,17 @@ tree_digest() {
 	(cd "$1" && find . -printf '%p %y %m %l\n' | LC_ALL=C sort && \
 		find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -d' ' -f1
 }
+
+# wait_for COMMAND...: up to 60 s for COMMAND to succeed.  Only for what a
+# test cannot be told of: a third-party daemon's readiness (glusterd,
+# slurmctld: neither writes a file or a pipe when it is ready) or the end
+# of a process that is not the shell's child.  Everything zeolite does is
+# synchronised on its own files, FIFOs and locks instead.
+wait_for() {
+	local i
+	for i in $(seq 1 120); do
+		"$@" > /dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	return 1
+}

@@ -8,16 +8,6 @@
 # when the daemons are not installed or do not start.
 load lib
 
-# Wait up to 60 s for COMMAND to succeed (a daemon's readiness).
-wait_for() {
-	local i
-	for i in $(seq 1 120); do
-		"$@" > /dev/null 2>&1 && return 0
-		sleep 0.5
-	done
-	return 1
-}
-
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
