@@ -165,9 +165,8 @@ struct SqfsWriter {
 	sqfs_super_t super;
 	Node root;
 	Node *cur;                    /* the directory being walked */
-	bool in_file;
+	Node *open_file;              /* the file between begin and end, or NULL */
 	bool streaming;               /* the open file went to the processor */
-	Node *open_file;              /* the open file */
 	uint8_t *pend;                /* its data so far, when not streaming */
 	size_t pend_len, pend_cap;
 	Dedup **dedup;                /* open addressing; cap a power of two */
@@ -225,7 +224,7 @@ static int add_child(SqfsWriter *w, const char *name, uint16_t mode, int64_t mti
 
 	if (w->failed)
 		return -EIO;
-	if (w->in_file) {
+	if (w->open_file) {
 		w->failed = true;
 		w->err = xstrdup("an entry was added while a file was open");
 		return -EINVAL;
@@ -268,7 +267,7 @@ int sqfs_writer_dir_end(SqfsWriter *w)
 {
 	if (w->failed)
 		return -EIO;
-	if (w->in_file || w->cur == &w->root) {
+	if (w->open_file || w->cur == &w->root) {
 		w->failed = true;
 		w->err = xstrdup("a directory was ended that was not begun");
 		return -EINVAL;
@@ -287,7 +286,6 @@ int sqfs_writer_file_begin(SqfsWriter *w, const char *name, unsigned perm, int64
 	w->open_file = n;
 	w->pend_len = 0;
 	w->streaming = false;
-	w->in_file = true;
 	return 0;
 }
 
@@ -312,7 +310,7 @@ int sqfs_writer_file_append(SqfsWriter *w, const void *data, size_t n)
 
 	if (w->failed)
 		return -EIO;
-	if (!w->in_file) {
+	if (!w->open_file) {
 		w->failed = true;
 		w->err = xstrdup("file data outside a file");
 		return -EINVAL;
@@ -384,12 +382,11 @@ int sqfs_writer_file_end(SqfsWriter *w, const uint8_t *sha256)
 
 	if (w->failed)
 		return -EIO;
-	if (!w->in_file) {
+	if (!w->open_file) {
 		w->failed = true;
 		w->err = xstrdup("a file was ended that was not begun");
 		return -EINVAL;
 	}
-	w->in_file = false;
 	if (!w->streaming) {
 		uint8_t digest[SHA256_DIGEST_SIZE];
 		bool found;
@@ -403,12 +400,13 @@ int sqfs_writer_file_end(SqfsWriter *w, const uint8_t *sha256)
 			sha256 = digest;
 		}
 		w->open_file->same = dedup_find_or_add(w, sha256, w->pend_len, w->open_file, &found);
-		if (found)
-			return 0;
-		r = start_streaming(w);
-		if (r < 0)
+		r = found ? 0 : start_streaming(w);
+		if (found || r < 0) {
+			w->open_file = NULL;
 			return r;
+		}
 	}
+	w->open_file = NULL;
 	r = sqfs_block_processor_end_file(w->proc);
 	return r != 0 ? fail(w, r, "writing the image") : 0;
 }
@@ -561,7 +559,7 @@ int sqfs_writer_finish(SqfsWriter *w)
 
 	if (w->failed)
 		return -EIO;
-	if (w->in_file || w->cur != &w->root) {
+	if (w->open_file || w->cur != &w->root) {
 		w->failed = true;
 		w->err = xstrdup("the image was finished inside an open directory or file");
 		return -EINVAL;
