@@ -24,7 +24,7 @@
 #include "snapshot.h"
 #include "unpack.h"
 
-#define ARCHIVE_OPS_VERSION 4
+#define ARCHIVE_OPS_VERSION 5
 #define ARCHIVE_MODULE_NAME "zeolite-archive.so"
 
 /* SHA-256 of the whole file open at FD (read with pread from offset 0). */
@@ -41,7 +41,7 @@ typedef struct ArchiveOps {
 	int (*snapshot_make)(const Store *store, const SnapshotRequest *req, char **ret_name, char **ret_err);
 	int (*sha256_fd)(int fd, unsigned char ret[32]);
 	int (*sha512_fd)(int fd, unsigned char ret[64]);
-	int (*image_make)(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
+	int (*image_make)(int src_fd, const char *name, int work_dirfd, int out_fd, ImageProgressFn progress, void *userdata,
 			  ImageStats *ret_stats, char **ret_err);
 } ArchiveOps;
 

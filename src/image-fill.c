@@ -35,7 +35,7 @@ int image_fill(void *userdata, int dest_fd, CacheProgress *progress, uint64_t *r
 		*ret_err = xasprintf("create %s: %s", IMAGE_FILE_NAME, strerror(-r));
 		return r;
 	}
-	r = image_make(u->fd, u->name, out_fd, image_fill_progress, progress, &stats, ret_err);
+	r = image_make(u->fd, u->name, dest_fd, out_fd, image_fill_progress, progress, &stats, ret_err);
 	if (r < 0)
 		return r;
 	if (fsync(dest_fd) < 0) {

@@ -2,16 +2,16 @@
 /*
  * image.c - tarball -> squashfs image (see image.h).
  *
- *   file --pread, sha256--> pipe --> tar2sqfs --> OUT_FD (its fd 3)
+ *   file --pread, sha256--> libarchive --entries--> image-writer --> OUT_FD
  *
- * We are the only reader of the file, so what tar2sqfs sees is exactly
- * what we hashed.  tar2sqfs runs with --no-skip (a record it cannot read
- * is an error, never a silently missing file), and with fixed defaults
- * for directories the tarball does not list.
+ * We are the only reader of the file, so what the writer gets is exactly
+ * what we hashed.  Every entry is checked (no absolute names, no "..",
+ * owners that fit, no ACLs an image would drop) before the writer sees it.
  */
 #include "image.h"
 
 #include "child.h"
+#include "image-writer.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -108,76 +108,90 @@ static int archive_fail(struct archive *a, const char *name, int r, char **ret_e
 	return r;
 }
 
-/* The -errno of a failed write of the tar stream to tar2sqfs. */
-static int write_errno(struct archive *out)
+/* ENTRY (its header read) and its data into the writer. */
+static int put_entry(Source *src, const char *name, struct archive *in, struct archive_entry *e, ImageWriter *iw,
+		     char **ret_err)
 {
-	int en = archive_errno(out);
-	return en == EPIPE ? -EPIPE : en > 0 ? -en : -EIO;
+	const char *path = archive_entry_pathname(e), *hl = archive_entry_hardlink(e);
+	ImageEntry ie = {
+		.path = path,
+		.mode = archive_entry_filetype(e) | archive_entry_perm(e),
+		.uid = (uint32_t) archive_entry_uid(e),
+		.gid = (uint32_t) archive_entry_gid(e),
+		.mtime = archive_entry_mtime(e),
+		.rdev = archive_entry_rdev(e),
+		.size = archive_entry_size(e) > 0 ? (uint64_t) archive_entry_size(e) : 0,
+		.symlink = archive_entry_symlink(e),
+		.hardlink = hl,
+	};
+	const char *key;
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r, ar;
+
+	if (!path || path_escapes(path) || path_escapes(hl)) {
+		*ret_err = xasprintf("%s: entry '%s': path escapes the tree", name, path ? path : "?");
+		return -EPERM;
+	}
+	if (archive_entry_uid(e) < 0 || archive_entry_uid(e) > UINT32_MAX || archive_entry_gid(e) < 0 ||
+	    archive_entry_gid(e) > UINT32_MAX) {
+		*ret_err = xasprintf("%s: entry '%s': an owner squashfs cannot store", name, path);
+		return -EBADMSG;
+	}
+	/* An image has no ACLs: refused, not dropped. */
+	if (archive_entry_acl_types(e) != 0) {
+		*ret_err = xasprintf("%s: entry '%s' has ACLs, which a squashfs image cannot keep "
+				     "(cache_format = \"tree\" keeps them)", name, path);
+		return -EBADMSG;
+	}
+	r = image_writer_begin(iw, &ie);
+	archive_entry_xattr_reset(e);
+	while (r == 0 && archive_entry_xattr_next(e, &key, &buf, &len) == ARCHIVE_OK)
+		r = image_writer_xattr(iw, key, buf, len);
+	/* A hard link's data, if a tarball carries it, is its target's. */
+	while (r == 0 && (ar = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
+		if (!hl)
+			r = image_writer_data(iw, (uint64_t) off, buf, len);
+	if (r == 0 && ar != ARCHIVE_EOF) {
+		r = src->err ? src->err : -EBADMSG;
+		archive_fail(in, name, r, ret_err);
+		return r;
+	}
+	if (r == 0)
+		r = image_writer_end(iw);
+	if (r < 0)
+		*ret_err = xasprintf("%s: %s", name, image_writer_error(iw));
+	return r;
 }
 
-/* Read the tarball at SRC and write it, entry by entry, as a plain pax tar
- * stream to PIPE_FD.  Returns 0 or -errno (-EPIPE: tar2sqfs stopped
- * reading; -EBADMSG: not a whole, readable tarball; -EPERM: a hostile
- * entry), with *RET_ERR. */
-static int feed(Source *src, const char *name, int pipe_fd, char **ret_err)
+/* Read the tarball at SRC into IW, entry by entry.  Returns 0 or -errno
+ * (-EBADMSG: not a whole, readable tarball, or an entry no image holds;
+ * -EPERM: a hostile entry; others: writing the image), with *RET_ERR. */
+static int feed(Source *src, const char *name, ImageWriter *iw, char **ret_err)
 {
-	struct archive *in = archive_read_new(), *out = archive_write_new();
+	struct archive *in = archive_read_new();
 	struct archive_entry *e;
 	int r = 0, ar;
 
-	if (!in || !out)
+	if (!in)
 		die_oom();
 	archive_read_support_filter_all(in);
 	archive_read_support_format_tar(in);
 	archive_read_support_format_gnutar(in);
-	archive_write_set_format_pax_restricted(out);
-	archive_write_add_filter_none(out);
-	archive_write_set_bytes_per_block(out, 10240);
-	if (archive_write_open_fd(out, pipe_fd) != ARCHIVE_OK) {
-		r = archive_fail(out, "tar stream to tar2sqfs", -EIO, ret_err);
-		goto out;
-	}
 	if (archive_read_open(in, src, NULL, source_read, NULL) != ARCHIVE_OK) {
 		r = src->err ? src->err : -EBADMSG;
 		archive_fail(in, name, r, ret_err);
 		goto out;
 	}
 	while ((ar = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		const char *path = archive_entry_pathname(e), *hl = archive_entry_hardlink(e);
-		const void *buf;
-		size_t len;
-		la_int64_t off;
-
-		if (path_escapes(path) || path_escapes(hl)) {
-			*ret_err = xasprintf("%s: entry '%s': path escapes the tree", name, path ? path : "?");
-			r = -EPERM;
+		r = put_entry(src, name, in, e, iw, ret_err);
+		if (r < 0)
 			goto out;
-		}
-		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			r = write_errno(out);
-			archive_fail(out, "tar stream to tar2sqfs", r, ret_err);
-			goto out;
-		}
-		while ((ar = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-			if (archive_write_data(out, buf, len) < 0) {
-				r = write_errno(out);
-				archive_fail(out, "tar stream to tar2sqfs", r, ret_err);
-				goto out;
-			}
-		if (ar != ARCHIVE_EOF) {
-			r = src->err ? src->err : -EBADMSG;
-			archive_fail(in, name, r, ret_err);
-			goto out;
-		}
 	}
 	if (ar != ARCHIVE_EOF) {
 		r = src->err ? src->err : -EBADMSG;
 		archive_fail(in, name, r, ret_err);
-		goto out;
-	}
-	if (archive_write_close(out) != ARCHIVE_OK) {
-		r = write_errno(out);
-		archive_fail(out, "tar stream to tar2sqfs", r, ret_err);
 		goto out;
 	}
 	r = hash_tail(src);
@@ -185,25 +199,20 @@ static int feed(Source *src, const char *name, int pipe_fd, char **ret_err)
 		*ret_err = xasprintf("read %s: %s", name, strerror(-r));
 out:
 	archive_read_free(in);
-	archive_write_free(out);
 	if (r < 0 && src->err && !*ret_err)
 		*ret_err = xasprintf("read %s: %s", name, strerror(-src->err));
 	return r;
 }
 
-int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
-	       ImageStats *ret_stats, char **ret_err)
+int image_make(int src_fd, const char *name, int work_dirfd, int out_fd, ImageProgressFn progress,
+	       void *userdata, ImageStats *ret_stats, char **ret_err)
 {
-	Child _cleanup_(child_done) sq = CHILD_INIT("tar2sqfs");
-	_cleanup_close_ int pr = -EBADF, pw = -EBADF;
-	_cleanup_free_ char *feed_err = NULL;
+	_cleanup_(image_writer_freep) ImageWriter *iw = NULL;
 	struct stat before, after, out;
 	unsigned char md[SHA256_DIGEST_SIZE];
-	char jobs[16];
-	SigpipeGuard guard;
-	uint64_t done = 0;
 	struct sha256_ctx ctx;
-	int p[2], r, feed_r;
+	uint64_t done;
+	int r;
 
 	if (fstat(src_fd, &before) < 0) {
 		r = -errno;
@@ -214,79 +223,36 @@ int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progres
 		*ret_err = xasprintf("%s: not a regular file", name);
 		return -EINVAL;
 	}
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		r = -errno;
-		*ret_err = xasprintf("pipe: %s", strerror(-r));
+	r = image_writer_new(out_fd, work_dirfd, IMAGE_COMPRESSOR, n_cpus(), &iw, ret_err);
+	if (r < 0)
 		return r;
-	}
-	pr = p[0];
-	pw = p[1];
-
-	snprintf(jobs, sizeof(jobs), "%u", n_cpus());
-	char *argv[] = {
-		"tar2sqfs", "--quiet", "--no-skip", "--force",
-		"--compressor", IMAGE_COMPRESSOR,
-		"--num-jobs", jobs,
-		"--defaults", "uid=0,gid=0,mode=0755,mtime=0",
-		"/dev/fd/3", NULL,
-	};
-
-	sigpipe_block(&guard);
-	r = child_spawn(&sq, argv, pr, -1, out_fd, &guard.orig);
-	if (r < 0) {
-		sigpipe_restore(&guard);
-		return spawn_error(r, "tar2sqfs", ret_err);
-	}
-	closep(&pr);
 
 	sha256_init(&ctx);
 	Source src = {
 		.fd = src_fd, .total = (uint64_t) before.st_size, .ctx = &ctx,
 		.buf = xmalloc(IMAGE_CHUNK), .progress = progress, .userdata = userdata,
 	};
-	feed_r = feed(&src, name, pw, &feed_err);
+	r = feed(&src, name, iw, ret_err);
 	done = src.off;
 	free(src.buf);
-	closep(&pw);
-	r = child_wait(&sq);
-	sigpipe_restore(&guard);
-	if (r < 0) {
-		*ret_err = xasprintf("waitpid tar2sqfs: %s", strerror(-r));
-		return r;
-	}
 	/* A file rewritten while we read it explains any failure best. */
 	if (fstat(src_fd, &after) < 0) {
+		free(*ret_err);
 		r = -errno;
 		*ret_err = xasprintf("stat %s: %s", name, strerror(-r));
 		return r;
 	}
-	if (!same_file_state(&before, &after) || (feed_r == 0 && done != (uint64_t) after.st_size)) {
+	if (!same_file_state(&before, &after) || (r == 0 && done != (uint64_t) after.st_size)) {
+		free(*ret_err);
 		*ret_err = xasprintf("%s changed while it was read (size, mtime or ctime)", name);
 		return -ESTALE;
 	}
-	_cleanup_free_ char *complaint = child_stderr_line(&sq);
-	if (child_failed(&sq) || (*complaint && feed_r == 0)) {
-		/* The root cause is tar2sqfs's, unless we stopped feeding it. */
-		if (feed_r < 0 && feed_r != -EPIPE) {
-			*ret_err = TAKE_PTR(feed_err);
-			return feed_r;
-		}
-		_cleanup_free_ char *why = child_failed(&sq) ? child_describe(&sq)
-							     : xasprintf("tar2sqfs: %s", complaint);
-		/* tar2sqfs names its output in what failed writing it: that is
-		 * a system error (exit 1), not a bad tarball (65). */
-		char *wr = strstr(why, "/dev/fd/3: ");
-		if (wr) {
-			*ret_err = xasprintf("%s: %.*swriting the image: %s", name, (int) (wr - why), why,
-					     wr + strlen("/dev/fd/3: "));
-			return -EIO;
-		}
-		*ret_err = xasprintf("%s: %s", name, why);
-		return -EBADMSG;
-	}
-	if (feed_r < 0) {
-		*ret_err = TAKE_PTR(feed_err);
-		return feed_r;
+	if (r < 0)
+		return r;
+	r = image_writer_finish(iw);
+	if (r < 0) {
+		*ret_err = xasprintf("%s: %s", name, image_writer_error(iw));
+		return r;
 	}
 	sha256_digest(&ctx, SHA256_DIGEST_SIZE, md);
 

@@ -8,20 +8,20 @@
  * at /var/db/repos/<repo>, the seed as the overlay's lower layer).
  *
  * The conversion: we read the tarball with libarchive (any compression it
- * reads; every entry checked: no absolute names, no "..") and write it
- * again, uncompressed, entry by entry as a pax stream, into tar2sqfs
- * (squashfs-tools-ng, built on libsquashfs), which builds the image.
- * Decompression runs in our process and compression in tar2sqfs's
- * threads, side by side.  The image keeps what a stage needs: numeric
- * owners, modes, setuid bits, hardlinks, device nodes, FIFOs, symlinks,
- * mtimes and every xattr the tarball carries.  libarchive, not tar2sqfs,
- * decides whether the tarball is whole: tar2sqfs takes a truncated plain
- * tar, or garbage, for a shorter archive.  Its output depends only on the tarball's bytes and
- * the options below (its block processor writes blocks in order whatever
- * the number of threads), so two hosts make byte-identical images.
+ * reads; every entry checked: no absolute names, no "..") and hand its
+ * entries to image-writer.c, which builds the image in this process, in
+ * memory that does not grow with the number of entries: decompression in
+ * our thread, block compression in the writer's threads, side by side.
+ * The image keeps what a stage needs: numeric owners, modes, setuid bits,
+ * hardlinks, device nodes, FIFOs, symlinks, mtimes, holes and every xattr
+ * the tarball carries; what it cannot keep (ACLs, an xattr outside
+ * squashfs's prefixes) is refused, never dropped.  libarchive decides
+ * whether the tarball is whole.  The image depends only on the tarball's
+ * bytes (the block compressor's threads finish in order, whatever their
+ * number), so two hosts make byte-identical images.
  *
  * An id is a promise about bytes: we read the tarball, hash every byte
- * exactly as it goes down the pipe, and report that digest; the cache
+ * exactly as libarchive reads it, and report that digest; the cache
  * publishes the image only if it equals the id (cache_progress_digest()).
  * A file that changes while it is read (size, mtime or ctime) is -ESTALE.
  */
@@ -50,16 +50,19 @@ typedef struct ImageStats {
 /*
  * Convert the tarball open at SRC_FD (regular file, read from offset 0)
  * into a squashfs image written to OUT_FD (an empty regular file, which is
- * fsync()ed).  NAME is used in messages.  Returns 0, or:
- *   -EBADMSG  tar2sqfs refused the archive (corrupt, truncated, unknown
- *             compression); *RET_ERR has its first line
- *   -ENOENT   tar2sqfs is not installed
+ * fsync()ed).  WORK_DIRFD: a directory for the writer's two unlinked work
+ * files (the sorted entries, the directory table), best on the image's
+ * filesystem.  NAME is used in messages.  Returns 0, or:
+ *   -EBADMSG  not a whole, readable tarball (corrupt, truncated, unknown
+ *             compression), or an entry no image can hold (ACLs, an xattr
+ *             outside user./trusted./security., a hard link to nothing)
+ *   -EPERM    an entry whose path leaves the tree
  *   -ESTALE   the file changed while it was read
- *   other -errno for system errors
+ *   other -errno for system errors (-ENOSPC writing the image, ...)
  * with *RET_ERR (caller frees) a one-line reason naming the operation.
  */
-int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
-	       ImageStats *ret_stats, char **ret_err);
+int image_make(int src_fd, const char *name, int work_dirfd, int out_fd, ImageProgressFn progress,
+	       void *userdata, ImageStats *ret_stats, char **ret_err);
 
 /* True if NAME's extension is a tarball's (any compression libarchive
  * reads, in catalyst's spellings too). */

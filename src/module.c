@@ -138,11 +138,11 @@ void pack_result_done(PackResult *r)
 		o->pack_result_done(r);
 }
 
-int image_make(int src_fd, const char *name, int out_fd, ImageProgressFn progress, void *userdata,
-	       ImageStats *ret_stats, char **ret_err)
+int image_make(int src_fd, const char *name, int work_dirfd, int out_fd, ImageProgressFn progress,
+	       void *userdata, ImageStats *ret_stats, char **ret_err)
 {
 	const ArchiveOps *o = archive_ops(ret_err);
 	if (!o)
 		return -ELIBACC;
-	return o->image_make(src_fd, name, out_fd, progress, userdata, ret_stats, ret_err);
+	return o->image_make(src_fd, name, work_dirfd, out_fd, progress, userdata, ret_stats, ret_err);
 }

@@ -15,6 +15,7 @@
  */
 #include "sqfs-writer.h"
 
+#include "sqfs-file.h"
 #include "util.h"
 
 #include <errno.h>
@@ -44,79 +45,6 @@
 /* Files up to this size are held until their end, hashed and, when their
  * data was seen before, not written again (see Dedup). */
 #define DEDUP_MAX (8u * SQFS_DEFAULT_BLOCK_SIZE)
-
-/* ---- the output file ---------------------------------------------------- */
-
-/* A sqfs_file_t over a caller's fd: pread/pwrite, the size tracked here
- * (libsquashfs calls it from one thread at a time: the writer's). */
-typedef struct FdFile {
-	sqfs_file_t base;
-	int fd;
-	uint64_t size;
-	int io_errno; /* of the last failed call */
-} FdFile;
-
-static void fdfile_destroy(sqfs_object_t *obj)
-{
-	(void) obj; /* embedded in the SqfsWriter; the fd is the caller's */
-}
-
-/* All of SIZE bytes at OFFSET, read or written. */
-static int fdfile_io(FdFile *f, bool writing, uint64_t offset, void *buffer, size_t size)
-{
-	char *p = buffer;
-
-	while (size > 0) {
-		ssize_t n = writing ? pwrite(f->fd, p, size, (off_t) offset) : pread(f->fd, p, size, (off_t) offset);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			f->io_errno = n < 0 ? errno : EIO;
-			return SQFS_ERROR_IO;
-		}
-		p += n;
-		size -= (size_t) n;
-		offset += (uint64_t) n;
-	}
-	return 0;
-}
-
-static int fdfile_read_at(sqfs_file_t *base, sqfs_u64 offset, void *buffer, size_t size)
-{
-	FdFile *f = (FdFile *) base;
-
-	if (offset > f->size || size > f->size - offset)
-		return SQFS_ERROR_OUT_OF_BOUNDS;
-	return fdfile_io(f, false, offset, buffer, size);
-}
-
-static int fdfile_write_at(sqfs_file_t *base, sqfs_u64 offset, const void *buffer, size_t size)
-{
-	FdFile *f = (FdFile *) base;
-	int r = fdfile_io(f, true, offset, (void *) buffer, size);
-
-	if (r == 0 && offset + size > f->size)
-		f->size = offset + size;
-	return r;
-}
-
-static sqfs_u64 fdfile_get_size(const sqfs_file_t *base)
-{
-	return ((const FdFile *) base)->size;
-}
-
-static int fdfile_truncate(sqfs_file_t *base, sqfs_u64 size)
-{
-	FdFile *f = (FdFile *) base;
-
-	if (ftruncate(f->fd, (off_t) size) < 0) {
-		f->io_errno = errno;
-		return SQFS_ERROR_IO;
-	}
-	f->size = size;
-	return 0;
-}
 
 /* ---- the tree ----------------------------------------------------------- */
 
@@ -543,13 +471,8 @@ static int write_inodes(SqfsWriter *w, Node *dir)
 
 static int pad(SqfsWriter *w)
 {
-	uint64_t size = w->file.size, rem = size % SQFS_DEVBLK_SIZE;
-	char zeros[SQFS_DEVBLK_SIZE] = { 0 };
-	int r;
+	int r = fdfile_pad(&w->file);
 
-	if (rem == 0)
-		return 0;
-	r = w->file.base.write_at(&w->file.base, size, zeros, (size_t) (SQFS_DEVBLK_SIZE - rem));
 	return r != 0 ? fail(w, r, "padding the image") : 0;
 }
 
@@ -652,16 +575,7 @@ int sqfs_writer_new(int fd, const char *compressor, unsigned jobs, SqfsWriter **
 	sqfs_block_processor_desc_t desc;
 	int id, r;
 
-	w->file = (FdFile) {
-		.base = {
-			.base = { .destroy = fdfile_destroy, .copy = NULL },
-			.read_at = fdfile_read_at,
-			.write_at = fdfile_write_at,
-			.get_size = fdfile_get_size,
-			.truncate = fdfile_truncate,
-		},
-		.fd = fd,
-	};
+	fdfile_init(&w->file, fd);
 	w->root.mode = S_IFDIR | 0755;
 	w->cur = &w->root;
 

@@ -35,13 +35,9 @@ no_staging_left() {
 	[ -z "$(ls -A "$STORE/cache/images" 2>/dev/null | grep '^\.tmp\.' || true)" ]
 }
 
-# No tar2sqfs is left writing into this test's store.
+# Nothing is left writing into this test's store.
 no_converter_left() {
-	local p t
-	for p in $(pgrep -x tar2sqfs || true); do
-		t=$(readlink "/proc/$p/fd/3" 2>/dev/null || true)
-		[[ "$t" != "$STORE"/* ]] || { echo "tar2sqfs $p still writes $t"; return 1; }
-	done
+	no_process_writes_in "$STORE"
 }
 
 # kill -9 the converter paused at POINT; check what the next one does.

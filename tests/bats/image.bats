@@ -122,11 +122,8 @@ for d, ds, fs in os.walk("."):
 	[[ "$stderr" == *"did not finish; starting over"* ]]
 	cmp "$(json_field path <<< "$output")" "$ref"
 	[ -z "$(ls -A "$STORE/cache/images" | grep '^\.tmp\.' || true)" ]
-	# No orphaned converter is left writing into this store.
-	for p in $(pgrep -x tar2sqfs || true); do
-		t=$(readlink "/proc/$p/fd/3" 2>/dev/null || true)
-		[[ "$t" != "$STORE"/* ]] || { echo "tar2sqfs $p still writes $t"; false; }
-	done
+	# Nothing is left writing into this store.
+	no_process_writes_in "$STORE"
 }
 
 @test "a tarball rewritten in place during its conversion is not published under its old id" {

@@ -21,6 +21,16 @@ teardown() {
 	rm -rf "$WORK"
 }
 
+# No process has a file open under DIR (a converter or unpacker killed
+# with its parent must not go on writing into the store).
+no_process_writes_in() {
+	local dir=$1 fd t
+	for fd in /proc/[0-9]*/fd/*; do
+		t=$(readlink "$fd" 2>/dev/null) || continue
+		[[ "$t" != "$dir"/* ]] || { echo "${fd%/fd/*} still has $t open"; return 1; }
+	done
+}
+
 # Make a small snapshot tarball FILE with N files (default 50) under
 # top-level directory TOP ("" for none).
 make_snapshot() {
