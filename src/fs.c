@@ -163,3 +163,28 @@ int rm_rf_at(int dir_fd, const char *name)
 		r = -errno;
 	return r;
 }
+
+int open_unlinked(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd >= 0 ? fd : -errno;
+	for (unsigned i = 0; i < 100; i++) {
+		_cleanup_free_ char *name = xasprintf(".tmp.work.%d.%u.%u", (int) getpid(), i,
+						      (unsigned) (now_ms() & 0xFFFFFFFFu));
+
+		fd = openat(dir_fd, name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -errno;
+		if (unlinkat(dir_fd, name, 0) < 0) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
+	return -EEXIST;
+}

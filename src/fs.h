@@ -16,4 +16,10 @@
  * else is still removed), or another -errno. */
 int rm_rf_at(int dir_fd, const char *name);
 
+/* A new, unlinked file in DIR_FD, open for reading and writing: an
+ * O_TMPFILE, or where the filesystem has none (FUSE, e.g. GlusterFS) a
+ * ".tmp.work.*" file unlinked as soon as it is made (a crash between the
+ * two leaves it in DIR_FD).  The fd, or -errno. */
+int open_unlinked(int dir_fd);
+
 #endif

@@ -12,20 +12,19 @@
  *   1. As entries come, file data goes to libsquashfs's block processor
  *      (full blocks, compressed by JOBS threads) and the tails into
  *      fragment blocks we pack ourselves; each entry's finished inode is
- *      a record, sorted in runs of at most RUN_BYTES and spilled to an
- *      unlinked file in SPILL_DIRFD.
- *   2. image_writer_finish() merges the runs in path order and writes the
- *      inode table (to the image) and the directory table (to a second
- *      unlinked file, appended to the image at the end) in one walk:
- *      what it holds is the open directories' entry lists, never the
- *      whole tree.
+ *      a record for the sorter (image-sort.h), which spills sorted runs
+ *      to an unlinked file in SPILL_DIRFD.
+ *   2. image_writer_finish() walks the records in path order and writes
+ *      the inode table (to the image) and the directory table (to a
+ *      second unlinked file, appended to the image at the end): what it
+ *      holds is the open directories' entry lists, never the whole tree.
  *
  * What memory does grow with: hard links (one small record each, to
  * resolve them), the fragment table (16 bytes per 128 KiB of tails), the
  * id and xattr tables (per distinct value).  Deduplication is of whole
  * files shorter than one block, by SHA-256 and size, in a table of fixed
- * size (the most recent ones win a slot); longer files are never
- * deduplicated.
+ * size (the most recent ones win a slot), and of longer files by SHA-256
+ * and size in a smaller one (their blocks are written, then cut off).
  *
  * The image keeps numeric owners, permission bits (setuid included),
  * mtimes (seconds, clamped to 0..2^32-1), xattrs of squashfs's prefixes
@@ -95,7 +94,7 @@ static inline void image_writer_freep(ImageWriter **w)
 	image_writer_free(*w);
 }
 
-/* For tests: runs of at most BYTES (default RUN_BYTES), so that a small
+/* For tests: sorted runs of at most BYTES, so that a small
  * tarball makes many of them; set before the first entry. */
 void image_writer_set_run_bytes(ImageWriter *w, size_t bytes);
 
