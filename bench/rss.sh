@@ -4,9 +4,10 @@
 # bench/rss.sh - peak memory (issue 15: a cold prepare, tree or image, and
 # the pack step within the (de)compressor's own need + 8 MiB, whatever the
 # archive's size).  Peak RSS is GNU time's %M: the largest single process
-# of the command (for `prepare --image`, zeolite or its tar2sqfs child; the
-# sum of the two is printed too, measured apart).  MALLOC_PERTURB_ is unset:
-# it makes malloc touch every page it hands out.
+# of the command (`prepare --image` converts in zeolite's process; the last
+# column is what `tar2sqfs`, which holds every entry, takes for the same
+# stream, for comparison).  MALLOC_PERTURB_ is unset: it makes malloc touch
+# every page it hands out.
 #
 # Archives: GURU as shipped (.tar.xz, 64 MiB dictionary, 34 MiB of tar),
 # GURU as .tar.zst (zstd -19), and the ::gentoo-sized tree of

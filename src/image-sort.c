@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 /* A run in memory is at most this big. */
-#define RUN_BYTES (512u << 10)
+#define RUN_BYTES (256u << 10)
 /* Runs merged at once, each read through a buffer of IO_BUF. */
 #define SORT_FANIN 32
 #define IO_BUF (32u << 10)

@@ -33,7 +33,7 @@
 /* Files whose blocks may be in the block processor at once. */
 #define PENDING_MAX 64
 /* Blocks in flight per compressor thread: each holds up to 2 x 128 KiB. */
-#define BACKLOG_PER_WORKER 3
+#define BACKLOG_PER_WORKER 2
 /* Whole-file deduplication of files under one block: slots, probes. */
 #define DEDUP_SLOTS 16384u
 #define DEDUP_PROBES 4u

@@ -2,16 +2,20 @@
 /*
  * image.c - tarball -> squashfs image (see image.h).
  *
- *   file --pread, sha256--> libarchive --entries--> image-writer --> OUT_FD
+ *   file --pread, sha256--> [inflater thread] --tar--> libarchive
+ *        --entries--> image-writer --> OUT_FD
  *
- * We are the only reader of the file, so what the writer gets is exactly
- * what we hashed.  Every entry is checked (no absolute names, no "..",
+ * A compressed tarball is decompressed on a thread of its own (inflate.h),
+ * so that parsing, hashing and packing tails on this thread overlap with
+ * it.  We are the only reader of the file, so what the writer gets is
+ * exactly what we hashed.  Every entry is checked (no absolute names, no "..",
  * owners that fit, no ACLs an image would drop) before the writer sees it.
  */
 #include "image.h"
 
 #include "child.h"
 #include "image-writer.h"
+#include "inflate.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -33,12 +37,13 @@ static bool same_file_state(const struct stat *a, const struct stat *b)
 }
 
 /* The tarball as libarchive reads it: every byte once, in order, hashed
- * on the way (the tail after the end-of-archive blocks is hashed by
- * hash_tail()). */
+ * on the way, from our own preads or from the Inflater's (the tail after
+ * the end-of-archive blocks is hashed by stream_hash_finish()). */
 typedef struct Source {
 	int fd;
 	uint64_t off, total;
-	struct sha256_ctx *ctx;
+	StreamHash hash;
+	Inflater *inf;  /* decompressing on a thread, or NULL */
 	unsigned char *buf;
 	int err; /* -errno of a failed read */
 	ImageProgressFn progress;
@@ -50,7 +55,16 @@ static la_ssize_t source_read(struct archive *a, void *userdata, const void **re
 	Source *s = userdata;
 	ssize_t n;
 
-	(void) a;
+	if (s->inf) {
+		int io_errno = 0;
+
+		n = inflater_read(s->inf, a, ret, &io_errno);
+		if (n < 0 && io_errno)
+			s->err = -io_errno;
+		if (s->progress)
+			s->progress(s->userdata, inflater_consumed(s->inf), s->total);
+		return n;
+	}
 	do
 		n = pread(s->fd, s->buf, IMAGE_CHUNK, (off_t) s->off);
 	while (n < 0 && errno == EINTR);
@@ -58,25 +72,12 @@ static la_ssize_t source_read(struct archive *a, void *userdata, const void **re
 		s->err = -errno;
 		return -1;
 	}
-	if (n > 0)
-		sha256_update(s->ctx, (size_t) n, s->buf);
+	stream_hash(&s->hash, s->off, s->buf, (size_t) n);
 	s->off += (uint64_t) n;
 	if (s->progress)
 		s->progress(s->userdata, s->off, s->total);
 	*ret = s->buf;
 	return n;
-}
-
-static int hash_tail(Source *s)
-{
-	for (;;) {
-		const void *p;
-		la_ssize_t n = source_read(NULL, s, &p);
-		if (n < 0)
-			return s->err;
-		if (n == 0)
-			return 0;
-	}
 }
 
 /* A name that would leave the image's root: refused, as unpack.c does. */
@@ -176,7 +177,8 @@ static int feed(Source *src, const char *name, ImageWriter *iw, char **ret_err)
 
 	if (!in)
 		die_oom();
-	archive_read_support_filter_all(in);
+	if (!src->inf)
+		archive_read_support_filter_all(in);
 	archive_read_support_format_tar(in);
 	archive_read_support_format_gnutar(in);
 	if (archive_read_open(in, src, NULL, source_read, NULL) != ARCHIVE_OK) {
@@ -194,9 +196,6 @@ static int feed(Source *src, const char *name, ImageWriter *iw, char **ret_err)
 		archive_fail(in, name, r, ret_err);
 		goto out;
 	}
-	r = hash_tail(src);
-	if (r < 0)
-		*ret_err = xasprintf("read %s: %s", name, strerror(-r));
 out:
 	archive_read_free(in);
 	if (r < 0 && src->err && !*ret_err)
@@ -210,7 +209,6 @@ int image_make(int src_fd, const char *name, int work_dirfd, int out_fd, ImagePr
 	_cleanup_(image_writer_freep) ImageWriter *iw = NULL;
 	struct stat before, after, out;
 	unsigned char md[SHA256_DIGEST_SIZE];
-	struct sha256_ctx ctx;
 	uint64_t done;
 	int r;
 
@@ -227,14 +225,34 @@ int image_make(int src_fd, const char *name, int work_dirfd, int out_fd, ImagePr
 	if (r < 0)
 		return r;
 
-	sha256_init(&ctx);
 	Source src = {
-		.fd = src_fd, .total = (uint64_t) before.st_size, .ctx = &ctx,
-		.buf = xmalloc(IMAGE_CHUNK), .progress = progress, .userdata = userdata,
+		.fd = src_fd, .total = (uint64_t) before.st_size, .hash = { .on = true },
+		.progress = progress, .userdata = userdata,
 	};
+	Inflater inf;
+	unsigned char magic[8];
+	ssize_t k = pread(src_fd, magic, sizeof(magic), 0);
+	bool hashed = false;
+
+	sha256_init(&src.hash.ctx);
+	if (k > 0 && inflate_worth_a_thread(magic, (size_t) k) && inflater_start(&inf, src_fd, &src.hash) == 0)
+		src.inf = &inf;
+	else
+		src.buf = xmalloc(IMAGE_CHUNK);
 	r = feed(&src, name, iw, ret_err);
-	done = src.off;
+	if (src.inf)
+		inflater_stop(src.inf);
 	free(src.buf);
+	if (r == 0) {
+		r = stream_hash_finish(&src.hash, src_fd, md, &hashed);
+		if (r < 0)
+			*ret_err = xasprintf("read %s: %s", name, strerror(-r));
+		else if (!hashed) {
+			*ret_err = xasprintf("%s: not every byte was read once, in order", name);
+			r = -EIO;
+		}
+	}
+	done = src.hash.upto;
 	/* A file rewritten while we read it explains any failure best. */
 	if (fstat(src_fd, &after) < 0) {
 		free(*ret_err);
@@ -254,8 +272,6 @@ int image_make(int src_fd, const char *name, int work_dirfd, int out_fd, ImagePr
 		*ret_err = xasprintf("%s: %s", name, image_writer_error(iw));
 		return r;
 	}
-	sha256_digest(&ctx, SHA256_DIGEST_SIZE, md);
-
 	if (fsync(out_fd) < 0) {
 		r = -errno;
 		*ret_err = xasprintf("fsync of the image of %s: %s", name, strerror(-r));

@@ -100,6 +100,8 @@
 
 #include "unpack.h"
 
+#include "inflate.h"
+
 #include <nettle/sha2.h>
 
 #define UNPACK_MAX_ENTRIES UINT64_C(10000000)
@@ -150,13 +152,6 @@ typedef struct DirCache {
  */
 #define FLUSH_BYTES (UINT64_C(32) << 20)
 #define FLUSH_ENTRIES 4096
-
-/* A thread with the lock and condition that it and its owner share. */
-typedef struct Worker {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-} Worker;
 
 typedef struct Flusher {
 	Worker w;
@@ -549,37 +544,6 @@ static void *flusher_thread(void *userdata)
 	}
 	pthread_mutex_unlock(&f->w.lock);
 	return NULL;
-}
-
-/* Start W running FN(ARG), with every signal blocked; returns 0 or an errno. */
-static int worker_start(Worker *w, void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-	int r;
-
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&w->thread, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0) {
-		pthread_cond_destroy(&w->cond);
-		pthread_mutex_destroy(&w->lock);
-	}
-	return r;
-}
-
-/* Set *STOP under W's lock, wake the thread and wait for it to end. */
-static void worker_stop(Worker *w, bool *stop)
-{
-	pthread_mutex_lock(&w->lock);
-	*stop = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	pthread_cond_destroy(&w->cond);
-	pthread_mutex_destroy(&w->lock);
 }
 
 /* Without a thread, unpacking still works: all is synced at the end. */
@@ -1186,231 +1150,6 @@ static void unpacker_done(Unpacker *u)
 	free(u->buf);
 }
 
-/* ---- a decompression thread ---- */
-
-#define INFLATE_BUFS 4
-#define INFLATE_BUF_SIZE (256u << 10)
-
-/*
- * The SHA-256 of the archive's bytes exactly as the unpacker consumed
- * them (the id is a promise about bytes: issue 12, docs/protocol.md).
- * Every sequential read of the file passes through stream_hash(); a read
- * that starts before UPTO (a restart from offset 0) adds only what is new,
- * one that starts after it (a skip) makes the digest unusable (GAP).
- */
-typedef struct StreamHash {
-	struct sha256_ctx ctx;
-	bool on; /* hashing at all */
-	uint64_t upto;
-	bool gap;
-} StreamHash;
-
-static void stream_hash(StreamHash *h, uint64_t off, const void *p, size_t n)
-{
-	size_t skip;
-
-	if (!h || !h->on || h->gap || n == 0)
-		return;
-	if (off > h->upto) {
-		h->gap = true;
-		return;
-	}
-	if (off + n <= h->upto)
-		return;
-	skip = (size_t)(h->upto - off);
-	sha256_update(&h->ctx, n - skip, (const uint8_t *)p + skip);
-	h->upto = off + n;
-}
-
-typedef struct Inflater {
-	Worker w;
-	StreamHash *hash;
-	struct archive *a; /* the thread's: filters + raw */
-	int fd;
-	uint64_t offset;   /* compressed bytes read; atomic */
-	void *block;       /* compressed input, UNPACK_READ_BLOCK */
-
-	/* Under LOCK: a ring of COUNT filled buffers from HEAD. */
-	char *bufs[INFLATE_BUFS];
-	size_t lens[INFLATE_BUFS];
-	unsigned head, count;
-	bool holding; /* the tar reader uses bufs[head] */
-	bool done;    /* the thread ended: end of data, or ERR */
-	bool cancel;  /* the tar reader gave up */
-	int err;      /* errno-style code of a failure, 0 if none */
-	int io_errno; /* a read error of the file */
-	char *msg;
-} Inflater;
-
-/* The magic numbers of the compressors worth a thread. */
-static bool compressed_magic(const unsigned char *m, size_t n)
-{
-	static const struct {
-		const char *magic;
-		size_t len;
-	} table[] = {
-		{ "\xfd" "7zXZ\0", 6 }, /* xz */
-		{ "\x28\xb5\x2f\xfd", 4 }, /* zstd */
-		{ "\x1f\x8b", 2 },           /* gzip */
-		{ "BZh", 3 },                  /* bzip2 */
-	};
-
-	for (size_t i = 0; i < ELEMENTSOF(table); i++)
-		if (n >= table[i].len && memcmp(m, table[i].magic, table[i].len) == 0)
-			return true;
-	return false;
-}
-
-static ssize_t inflate_file_cb(struct archive *a, void *userdata, const void **ret)
-{
-	Inflater *f = userdata;
-	uint64_t off = __atomic_load_n(&f->offset, __ATOMIC_RELAXED);
-	ssize_t n;
-
-	do
-		n = pread(f->fd, f->block, UNPACK_READ_BLOCK, (off_t)off);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		f->io_errno = errno;
-		archive_set_error(a, errno, "read error: %s", strerror(errno));
-		return -1;
-	}
-	stream_hash(f->hash, off, f->block, (size_t)n);
-	__atomic_store_n(&f->offset, off + (uint64_t)n, __ATOMIC_RELAXED);
-	*ret = f->block;
-	return n;
-}
-
-/* Wait for a free buffer; returns its index, or -1 if cancelled. */
-static int inflate_wait_free(Inflater *f)
-{
-	int i;
-
-	pthread_mutex_lock(&f->w.lock);
-	while (f->count == INFLATE_BUFS && !f->cancel)
-		pthread_cond_wait(&f->w.cond, &f->w.lock);
-	i = f->cancel ? -1 : (int)((f->head + f->count) % INFLATE_BUFS);
-	pthread_mutex_unlock(&f->w.lock);
-	return i;
-}
-
-static void inflate_publish(Inflater *f, size_t len)
-{
-	pthread_mutex_lock(&f->w.lock);
-	f->lens[(f->head + f->count) % INFLATE_BUFS] = len;
-	f->count++;
-	pthread_cond_broadcast(&f->w.cond);
-	pthread_mutex_unlock(&f->w.lock);
-}
-
-static void inflate_end(Inflater *f, int err, const char *msg)
-{
-	pthread_mutex_lock(&f->w.lock);
-	f->err = err;
-	if (err)
-		f->msg = xstrdup(msg ? msg : "unknown error");
-	f->done = true;
-	pthread_cond_broadcast(&f->w.cond);
-	pthread_mutex_unlock(&f->w.lock);
-}
-
-static void *inflate_thread(void *userdata)
-{
-	Inflater *f = userdata;
-	struct archive_entry *ae;
-	size_t len = 0;
-	int slot, r;
-
-	r = archive_read_next_header(f->a, &ae);
-	if (r == ARCHIVE_EOF) {
-		inflate_end(f, 0, NULL);
-		return NULL;
-	}
-	if (r < ARCHIVE_WARN)
-		goto fail;
-	slot = inflate_wait_free(f);
-	while (slot >= 0) {
-		const void *buf;
-		size_t size;
-		la_int64_t off;
-
-		r = archive_read_data_block(f->a, &buf, &size, &off);
-		if (r == ARCHIVE_EOF) {
-			if (len > 0)
-				inflate_publish(f, len);
-			inflate_end(f, 0, NULL);
-			return NULL;
-		}
-		if (r < ARCHIVE_WARN)
-			goto fail;
-		while (size > 0 && slot >= 0) {
-			size_t n = size < INFLATE_BUF_SIZE - len ? size : INFLATE_BUF_SIZE - len;
-
-			memcpy(f->bufs[slot] + len, buf, n);
-			buf = (const char *)buf + n;
-			size -= n;
-			len += n;
-			if (len == INFLATE_BUF_SIZE) {
-				inflate_publish(f, len);
-				len = 0;
-				slot = inflate_wait_free(f);
-			}
-		}
-	}
-	inflate_end(f, ECANCELED, "cancelled");
-	return NULL;
-fail:
-	inflate_end(f, archive_errno(f->a) > 0 ? archive_errno(f->a) : EINVAL,
-		    archive_error_string(f->a));
-	return NULL;
-}
-
-/* Returns 0 with the thread running, or -errno (then F is all freed). */
-static int inflater_start(Inflater *f, int fd, StreamHash *hash)
-{
-	int r;
-
-	*f = (Inflater) { .fd = fd, .hash = hash };
-	f->a = archive_read_new();
-	if (!f->a)
-		die_oom();
-	if (archive_read_support_filter_all(f->a) < ARCHIVE_WARN ||
-	    archive_read_support_format_raw(f->a) < ARCHIVE_WARN ||
-	    archive_read_set_callback_data(f->a, f) < ARCHIVE_WARN ||
-	    archive_read_set_read_callback(f->a, inflate_file_cb) < ARCHIVE_WARN) {
-		archive_read_free(f->a);
-		return -ENOTSUP;
-	}
-	f->block = xmalloc(UNPACK_READ_BLOCK);
-	if (archive_read_open1(f->a) < ARCHIVE_WARN) {
-		/* Not worth a thread: let the plain path say what is wrong. */
-		archive_read_free(f->a);
-		free(f->block);
-		return -EBADMSG;
-	}
-	for (size_t i = 0; i < INFLATE_BUFS; i++)
-		f->bufs[i] = xmalloc(INFLATE_BUF_SIZE);
-	r = worker_start(&f->w, inflate_thread, f);
-	if (r != 0) {
-		for (size_t i = 0; i < INFLATE_BUFS; i++)
-			free(f->bufs[i]);
-		archive_read_free(f->a);
-		free(f->block);
-		return -r;
-	}
-	return 0;
-}
-
-static void inflater_stop(Inflater *f)
-{
-	worker_stop(&f->w, &f->cancel);
-	for (size_t i = 0; i < INFLATE_BUFS; i++)
-		free(f->bufs[i]);
-	archive_read_free(f->a);
-	free(f->block);
-	free(f->msg);
-}
-
 /* ---- tar ---- */
 
 typedef struct TarReader {
@@ -1427,29 +1166,8 @@ typedef struct TarReader {
 static ssize_t tar_inflated_cb(struct archive *a, void *userdata, const void **ret)
 {
 	TarReader *t = userdata;
-	Inflater *f = t->inf;
-	ssize_t n = 0;
 
-	pthread_mutex_lock(&f->w.lock);
-	if (f->holding) {
-		f->head = (f->head + 1) % INFLATE_BUFS;
-		f->count--;
-		f->holding = false;
-		pthread_cond_broadcast(&f->w.cond);
-	}
-	while (f->count == 0 && !f->done)
-		pthread_cond_wait(&f->w.cond, &f->w.lock);
-	if (f->count > 0) {
-		f->holding = true;
-		*ret = f->bufs[f->head];
-		n = (ssize_t)f->lens[f->head];
-	} else if (f->err) {
-		t->io_errno = f->io_errno;
-		archive_set_error(a, f->err, "%s", f->msg);
-		n = -1;
-	}
-	pthread_mutex_unlock(&f->w.lock);
-	return n;
+	return inflater_read(t->inf, a, ret, &t->io_errno);
 }
 
 static ssize_t tar_read_cb(struct archive *a, void *userdata, const void **ret)
@@ -1479,7 +1197,7 @@ static uint64_t tar_consumed(void *ctx)
 	int64_t n;
 
 	if (t->inf)
-		return __atomic_load_n(&t->inf->offset, __ATOMIC_RELAXED);
+		return inflater_consumed(t->inf);
 	n = archive_filter_bytes(t->a, -1);
 
 	return n > 0 ? (uint64_t)n : 0;
@@ -2209,33 +1927,6 @@ out:
 
 /* ---- entry points ---- */
 
-/* Hash what the unpacker did not read (the tail after the end-of-archive
- * blocks) and finish: *RET_HASHED says whether MD is the digest of every
- * byte of the file in order, each read once. */
-static int stream_hash_finish(Unpacker *u, StreamHash *h, int fd, const char *name, unsigned char md[32],
-			      bool *ret_hashed)
-{
-	_cleanup_free_ char *buf = xmalloc(UNPACK_READ_BLOCK);
-
-	*ret_hashed = false;
-	while (!h->gap) {
-		ssize_t n = pread(fd, buf, UNPACK_READ_BLOCK, (off_t)h->upto);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return fail(u, -errno, "%s: read: %m", name);
-		if (n == 0)
-			break;
-		stream_hash(h, h->upto, buf, (size_t)n);
-	}
-	if (h->gap)
-		return 0;
-	sha256_digest(&h->ctx, SHA256_DIGEST_SIZE, md);
-	*ret_hashed = true;
-	return 0;
-}
-
 int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags flags,
 		      UnpackProgressFn progress, void *userdata, UnpackStats *ret_stats,
 		      char **ret_err)
@@ -2288,9 +1979,12 @@ int unpack_archive_at(int archive_fd, const char *name, int dest_fd, UnpackFlags
 	else {
 		sha256_init(&hash.ctx);
 		hash.on = true;
-		r = unpack_tar(&u, archive_fd, name, compressed_magic(magic, (size_t)n), &hash);
-		if (r >= 0)
-			r = stream_hash_finish(&u, &hash, archive_fd, name, md, &hashed);
+		r = unpack_tar(&u, archive_fd, name, inflate_worth_a_thread(magic, (size_t)n), &hash);
+		if (r >= 0) {
+			r = stream_hash_finish(&hash, archive_fd, md, &hashed);
+			if (r < 0)
+				r = fail(&u, r, "%s: read: %s", name, strerror(-r));
+		}
 	}
 	if (r < 0)
 		goto out;
