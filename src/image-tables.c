@@ -60,10 +60,17 @@ static int write_inode(ImageWriter *w, sqfs_inode_generic_t *inode, const RecHea
 /* REC_INODE's inode, with NLINK names. */
 static int write_record_inode(ImageWriter *w, const SortRec *rec, uint32_t nlink, uint32_t num, uint64_t *ref)
 {
-	sqfs_inode_generic_t *inode = xmalloc(rec->body_len);
+	sqfs_inode_generic_t *inode;
 	int r;
 
+	if (rec->body_len < sizeof(*inode))
+		return iw_refuse(w, xstrdup("the image's sort file is corrupt"));
+	inode = xmalloc(rec->body_len);
 	memcpy(inode, sort_rec_body(rec), rec->body_len);
+	if (inode->payload_bytes_used > rec->body_len - sizeof(*inode)) {
+		free(inode);
+		return iw_refuse(w, xstrdup("the image's sort file is corrupt"));
+	}
 	inode->payload_bytes_available = inode->payload_bytes_used;
 	if (nlink > 1) {
 		switch (inode->base.type) {
@@ -393,20 +400,7 @@ int image_tables_write(ImageWriter *w)
 	r = append_dirs(w);
 	if (r < 0)
 		return r;
-	r = sqfs_frag_table_write(w->frags, &w->file.base, &w->super, w->cmp);
-	if (r != 0)
-		return iw_fail(w, r, "writing the fragment table");
-	r = sqfs_id_table_write(w->ids, &w->file.base, &w->super, w->cmp);
-	if (r != 0)
-		return iw_fail(w, r, "writing the id table");
-	r = sqfs_xattr_writer_flush(w->xwr, &w->file.base, &w->super, w->cmp);
-	if (r != 0)
-		return iw_fail(w, r, "writing the xattr tables");
-	w->super.inode_count = w->n_inodes;
-	w->super.bytes_used = w->file.size;
-	r = sqfs_super_write(&w->super, &w->file.base);
-	if (r != 0)
-		return iw_fail(w, r, "writing the superblock");
-	r = fdfile_pad(&w->file);
-	return r != 0 ? iw_fail(w, r, "padding the image") : 0;
+	const char *what;
+	r = fdfile_write_tail(&w->file, &w->super, w->cmp, w->frags, w->ids, w->xwr, w->n_inodes, &what);
+	return r != 0 ? iw_fail(w, r, what) : 0;
 }

@@ -52,20 +52,11 @@
 int iw_fail(ImageWriter *w, int err, const char *what)
 {
 	int io = w->file.io_errno ? w->file.io_errno : w->dirs.io_errno;
-	int r = -EIO;
 
 	w->failed = true;
 	if (w->err)
-		return r;
-	if (err == SQFS_ERROR_IO && io) {
-		r = -io;
-		w->err = xasprintf("%s: %s", what, strerror(io));
-	} else if (err == SQFS_ERROR_ALLOC) {
-		r = -ENOMEM;
-		w->err = xasprintf("%s: out of memory", what);
-	} else
-		w->err = xasprintf("%s: libsquashfs error %d", what, err);
-	return r;
+		return -EIO;
+	return sqfs_error_describe(err, io, what, &w->err);
 }
 
 /* An entry (or a set of them) no image can hold: -EBADMSG. */

@@ -4,7 +4,10 @@
  */
 #include "sqfs-file.h"
 
+#include "util.h"
+
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <sqfs/error.h>
@@ -93,4 +96,46 @@ int fdfile_pad(FdFile *f)
 	if (rem == 0)
 		return 0;
 	return f->base.write_at(&f->base, f->size, zeros, (size_t) (SQFS_DEVBLK_SIZE - rem));
+}
+
+int sqfs_error_describe(int err, int io_errno, const char *what, char **ret_msg)
+{
+	if (err == SQFS_ERROR_IO && io_errno) {
+		*ret_msg = xasprintf("%s: %s", what, strerror(io_errno));
+		return -io_errno;
+	}
+	if (err == SQFS_ERROR_ALLOC) {
+		*ret_msg = xasprintf("%s: out of memory", what);
+		return -ENOMEM;
+	}
+	*ret_msg = xasprintf("%s: libsquashfs error %d", what, err);
+	return -EIO;
+}
+
+int fdfile_write_tail(FdFile *f, sqfs_super_t *super, sqfs_compressor_t *cmp, sqfs_frag_table_t *frags,
+		      sqfs_id_table_t *ids, sqfs_xattr_writer_t *xwr, uint32_t inode_count, const char **ret_what)
+{
+	int r;
+
+	*ret_what = "writing the fragment table";
+	r = sqfs_frag_table_write(frags, &f->base, super, cmp);
+	if (r == 0) {
+		*ret_what = "writing the id table";
+		r = sqfs_id_table_write(ids, &f->base, super, cmp);
+	}
+	if (r == 0 && xwr) {
+		*ret_what = "writing the xattr tables";
+		r = sqfs_xattr_writer_flush(xwr, &f->base, super, cmp);
+	}
+	if (r == 0) {
+		*ret_what = "writing the superblock";
+		super->inode_count = inode_count;
+		super->bytes_used = f->size;
+		r = sqfs_super_write(super, &f->base);
+	}
+	if (r == 0) {
+		*ret_what = "padding the image";
+		r = fdfile_pad(f);
+	}
+	return r;
 }

@@ -16,7 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sqfs/compressor.h>
+#include <sqfs/frag_table.h>
+#include <sqfs/id_table.h>
 #include <sqfs/io.h>
+#include <sqfs/super.h>
+#include <sqfs/xattr_writer.h>
 
 typedef struct FdFile {
 	sqfs_file_t base;
@@ -33,5 +38,17 @@ int fdfile_io(FdFile *f, bool writing, uint64_t offset, void *buffer, size_t siz
 
 /* Zeros up to the next multiple of 4 KiB, as squashfs tools pad. */
 int fdfile_pad(FdFile *f);
+
+/* What libsquashfs's SQFS_ERROR_* code ERR while doing WHAT means, in
+ * *RET_MSG ("WHAT: No space left on device"; IO_ERRNO: the file's errno
+ * of the failed call); returns the -errno it stands for. */
+int sqfs_error_describe(int err, int io_errno, const char *what, char **ret_msg);
+
+/* What follows the directory table, as libsquashfs's tools write it: the
+ * fragment, id and xattr tables (XWR may be NULL: none), then SUPER (with
+ * INODE_COUNT, the size so far) at offset 0, then the padding.  0 or the
+ * SQFS_ERROR_* code, with *RET_WHAT naming what failed. */
+int fdfile_write_tail(FdFile *f, sqfs_super_t *super, sqfs_compressor_t *cmp, sqfs_frag_table_t *frags,
+		      sqfs_id_table_t *ids, sqfs_xattr_writer_t *xwr, uint32_t inode_count, const char **ret_what);
 
 #endif

@@ -124,15 +124,7 @@ static int fail(SqfsWriter *w, int err, const char *what)
 	w->failed = true;
 	if (w->err)
 		return r;
-	if (err == SQFS_ERROR_IO && w->file.io_errno) {
-		r = -w->file.io_errno;
-		w->err = xasprintf("%s: %s", what, strerror(w->file.io_errno));
-	} else if (err == SQFS_ERROR_ALLOC) {
-		r = -ENOMEM;
-		w->err = xasprintf("%s: out of memory", what);
-	} else
-		w->err = xasprintf("%s: libsquashfs error %d", what, err);
-	return r;
+	return sqfs_error_describe(err, w->file.io_errno, what, &w->err);
 }
 
 const char *sqfs_writer_error(const SqfsWriter *w)
@@ -469,13 +461,6 @@ static int write_inodes(SqfsWriter *w, Node *dir)
 	return 0;
 }
 
-static int pad(SqfsWriter *w)
-{
-	int r = fdfile_pad(&w->file);
-
-	return r != 0 ? fail(w, r, "padding the image") : 0;
-}
-
 int sqfs_writer_finish(SqfsWriter *w)
 {
 	int r;
@@ -526,18 +511,9 @@ int sqfs_writer_finish(SqfsWriter *w)
 	r = sqfs_meta_write_write_to_file(w->dm);
 	if (r != 0)
 		return fail(w, r, "writing the directory table");
-	r = sqfs_frag_table_write(w->frags, &w->file.base, &w->super, w->cmp);
-	if (r != 0)
-		return fail(w, r, "writing the fragment table");
-	r = sqfs_id_table_write(w->ids, &w->file.base, &w->super, w->cmp);
-	if (r != 0)
-		return fail(w, r, "writing the id table");
-	w->super.inode_count = w->n_inodes;
-	w->super.bytes_used = w->file.size;
-	r = sqfs_super_write(&w->super, &w->file.base);
-	if (r != 0)
-		return fail(w, r, "writing the superblock");
-	return pad(w);
+	const char *what;
+	r = fdfile_write_tail(&w->file, &w->super, w->cmp, w->frags, w->ids, NULL, w->n_inodes, &what);
+	return r != 0 ? fail(w, r, what) : 0;
 }
 
 /* ---- life cycle --------------------------------------------------------- */
