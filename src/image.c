@@ -142,8 +142,7 @@ static int put_entry(Source *src, const char *name, struct archive *in, struct a
 	}
 	/* An image has no ACLs: refused, not dropped. */
 	if (archive_entry_acl_types(e) != 0) {
-		*ret_err = xasprintf("%s: entry '%s' has ACLs, which a squashfs image cannot keep "
-				     "(cache_format = \"tree\" keeps them)", name, path);
+		*ret_err = xasprintf("%s: entry '%s' has ACLs, which a squashfs image cannot keep", name, path);
 		return -EBADMSG;
 	}
 	r = image_writer_begin(iw, &ie);

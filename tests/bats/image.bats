@@ -180,6 +180,43 @@ for d, ds, fs in os.walk("."):
 	[ -z "$(ls -A "$STORE/cache/images" | grep '^\.tmp\.' || true)" ]
 }
 
+# A tarball of one entry that no squashfs image can hold: KIND is acl,
+# xattr (outside user./trusted./security.) or link (to nothing).
+odd_tarball() {
+	python3 - "$1" "$2" <<'PY'
+import io, sys, tarfile
+path, kind = sys.argv[1], sys.argv[2]
+with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as t:
+    ok = tarfile.TarInfo("ok/file")
+    t.addfile(ok, io.BytesIO(b""))
+    i = tarfile.TarInfo("ok/odd")
+    if kind == "acl":
+        i.pax_headers = {"SCHILY.acl.access": "user::rw-,user:1000:r--,group::r--,mask::r--,other::r--"}
+    elif kind == "xattr":
+        i.pax_headers = {"SCHILY.xattr.system.odd": "x"}
+    else:
+        i.type = tarfile.LNKTYPE
+        i.linkname = "ok/nowhere"
+    t.addfile(i, io.BytesIO(b""))
+PY
+}
+
+@test "prepare --image refuses what an image cannot hold (ACLs, system.* xattrs, a link to nothing), naming the entry" {
+	for kind in acl xattr link; do
+		odd_tarball "$WORK/$kind.tar.gz" "$kind"
+		run --separate-stderr "${Z[@]}" prepare --image "$WORK/$kind.tar.gz"
+		echo "$kind: $status $stderr"
+		[ "$status" -eq 65 ]
+		case $kind in
+		acl) [[ "$stderr" == *"entry 'ok/odd' has ACLs, which a squashfs image cannot keep"* ]] ;;
+		xattr) [[ "$stderr" == *"'ok/odd': squashfs cannot store the xattr 'system.odd'"* ]] ;;
+		link) [[ "$stderr" == *"a hard link to 'ok/nowhere', which the tarball does not have"* ]] ;;
+		esac
+	done
+	# Nothing was published, nothing half-made is left.
+	[ -z "$(ls -A "$STORE/cache/images" | grep -v '\.lock$' | grep -v '^\.fingerprints$' || true)" ]
+}
+
 @test "gc removes an unused image entry and keeps one in use" {
 	make_seed_tar "$WORK/seed.tar.xz"
 	img=$("${Z[@]}" prepare --image "$WORK/seed.tar.xz")
