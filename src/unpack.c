@@ -1336,6 +1336,11 @@ static int unpack_tar(Unpacker *u, int archive_fd, const char *name, bool compre
 			e.mtime.tv_nsec = UTIME_OMIT;
 		e.symlink = archive_entry_symlink(ae);
 		e.hardlink = archive_entry_hardlink(ae);
+		/* Refused, never dropped: catalyst's tar (no --acls) makes none. */
+		if (archive_entry_acl_types(ae) != 0) {
+			r = fail_entry(u, -EBADMSG, e.raw, "has ACLs, which zeolite does not restore");
+			goto out;
+		}
 		e.rdev = archive_entry_rdev(ae);
 		e.size = archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0 ?
 				 (uint64_t)archive_entry_size(ae) : 0;

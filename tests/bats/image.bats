@@ -201,7 +201,7 @@ with tarfile.open(path, "w:gz", format=tarfile.PAX_FORMAT) as t:
 PY
 }
 
-@test "prepare --image refuses what an image cannot hold (ACLs, system.* xattrs, a link to nothing), naming the entry" {
+@test "prepare --image refuses what an image cannot hold (ACLs, system.* xattrs, a link to nothing), naming the entry; a tree refuses ACLs" {
 	for kind in acl xattr link; do
 		odd_tarball "$WORK/$kind.tar.gz" "$kind"
 		run --separate-stderr "${Z[@]}" prepare --image "$WORK/$kind.tar.gz"
@@ -215,6 +215,10 @@ PY
 	done
 	# Nothing was published, nothing half-made is left.
 	[ -z "$(ls -A "$STORE/cache/images" | grep -v '\.lock$' | grep -v '^\.fingerprints$' || true)" ]
+	# A tree does not drop the ACLs either.
+	run --separate-stderr "${Z[@]}" prepare "$WORK/acl.tar.gz"
+	[ "$status" -eq 65 ]
+	[[ "$stderr" == *"entry 'ok/odd': has ACLs, which zeolite does not restore"* ]]
 }
 
 @test "gc removes an unused image entry and keeps one in use" {
