@@ -72,6 +72,10 @@ int output_stage_open(int dir_fd, OutputStage *ret, char **ret_err)
 			break;
 		}
 		fd = openat(dir_fd, ret->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* Another pack's output_recover() may take the directory for a
+		 * crashed packer's before we lock it, and remove it: a new name. */
+		if (fd < 0 && errno == ENOENT)
+			continue;
 		if (fd < 0)
 			break;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
