@@ -11,6 +11,7 @@
 #include "image-sort.h"
 
 #include "fs.h"
+#include "sqfs-file.h"
 #include "util.h"
 
 #include <errno.h>
@@ -83,23 +84,13 @@ const char *sorter_error(const Sorter *s)
 /* All of N bytes at OFF of the sort file, read or written. */
 static int file_io(Sorter *s, bool writing, uint64_t off, void *p, size_t n)
 {
-	char *c = p;
+	FdFile f;
 
-	while (n > 0) {
-		ssize_t k = writing ? pwrite(s->fd, c, n, (off_t) off) : pread(s->fd, c, n, (off_t) off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0) {
-			int r = k < 0 ? -errno : -EIO;
-			return fail(s, r, xasprintf("%s the image's sort file: %s", writing ? "writing" : "reading",
-						    strerror(-r)));
-		}
-		c += k;
-		n -= (size_t) k;
-		off += (uint64_t) k;
-	}
-	return 0;
+	fdfile_init(&f, s->fd);
+	if (fdfile_io(&f, writing, off, p, n) == 0)
+		return 0;
+	return fail(s, -f.io_errno, xasprintf("%s the image's sort file: %s", writing ? "writing" : "reading",
+					      strerror(f.io_errno)));
 }
 
 /* Records out through a buffer, appended to the sort file. */

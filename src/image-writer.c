@@ -548,34 +548,37 @@ static int add_small_file(ImageWriter *w, uint32_t *index, uint32_t *offset)
  * the processor is done, its blocks -- the last thing written -- are cut
  * off again and its inode points at the earlier file's blocks and tail.
  * 1 if so, 0 if its data stays its own. */
+/* The earlier file with CUR's data (digest and size): in the table, or
+ * still pending; NULL if none.  The processor may move a pending one's
+ * inode: look again after a sync. */
+static const sqfs_inode_generic_t *earlier_copy(ImageWriter *w, const Pending *cur)
+{
+	const BigDedup *b = big_slot(w, cur->digest);
+	uint64_t size;
+
+	if (b->inode && b->size == w->size && memcmp(b->digest, cur->digest, sizeof(b->digest)) == 0)
+		return b->inode;
+	for (size_t i = 0; i + 1 < w->n_pending; i++)
+		if (!w->pending[i].shared && memcmp(w->pending[i].digest, cur->digest, sizeof(cur->digest)) == 0 &&
+		    sqfs_inode_get_file_size(w->pending[i].inode, &size) == 0 && size == w->size)
+			return w->pending[i].inode;
+	return NULL;
+}
+
 static int share_blocks(ImageWriter *w)
 {
 	Pending *cur = w->streaming;
-	const sqfs_inode_generic_t *first = NULL;
-	uint64_t start = 0, len = 0, size;
-	BigDedup *b = big_slot(w, cur->digest);
+	const sqfs_inode_generic_t *first;
+	uint64_t start = 0, len = 0;
 	int r;
 
-	if (b->inode && b->size == w->size && memcmp(b->digest, cur->digest, sizeof(b->digest)) == 0)
-		first = b->inode;
-	for (size_t i = 0; !first && i + 1 < w->n_pending; i++)
-		if (!w->pending[i].shared && memcmp(w->pending[i].digest, cur->digest, sizeof(cur->digest)) == 0 &&
-		    sqfs_inode_get_file_size(w->pending[i].inode, &size) == 0 && size == w->size)
-			first = w->pending[i].inode;
-	if (!first)
+	if (!earlier_copy(w, cur))
 		return 0;
 	r = sqfs_block_processor_sync(w->proc);
 	if (r != 0)
 		return iw_fail(w, r, "writing the image's data");
-	/* Both inodes are final now (FIRST may have moved: look again). */
-	if (!b->inode || memcmp(b->digest, cur->digest, sizeof(b->digest)) != 0 || b->size != w->size)
-		for (size_t i = 0; i + 1 < w->n_pending; i++)
-			if (!w->pending[i].shared &&
-			    memcmp(w->pending[i].digest, cur->digest, sizeof(cur->digest)) == 0 &&
-			    sqfs_inode_get_file_size(w->pending[i].inode, &size) == 0 && size == w->size) {
-				first = w->pending[i].inode;
-				break;
-			}
+	/* Both inodes are final now. */
+	first = earlier_copy(w, cur);
 	if (first->payload_bytes_used != cur->inode->payload_bytes_used)
 		return 0;
 	sqfs_inode_get_file_block_start(cur->inode, &start);
